@@ -1,0 +1,60 @@
+package features
+
+import "net/netip"
+
+// FlowID holds a flow record's identity columns. Src is the sender of the
+// flow's first packet (the forward direction).
+type FlowID struct {
+	Start, End int64 // capture time of the first and last packet, Unix ns
+	Src, Dst   netip.Addr
+	Sport      uint16 // for ICMP: type<<8 | code of the first packet
+	Dport      uint16 // for ICMP: echo identifier (0 when none)
+	Proto      uint8  // IP protocol number
+	VLAN       uint16 // outermost 802.1Q VLAN ID, 0 when untagged
+}
+
+// Record is one flow as the Extractor emits it.
+//
+// Record and its Vector are owned by the Extractor and valid only during
+// the callback that receives them; copy what you keep.
+type Record struct {
+	FlowID
+	CommunityID string // Community ID v1 ("1:base64"), computed only when the Extractor is asked to
+
+	FwdPackets, BwdPackets uint64
+	FwdBytes, BwdBytes     uint64 // IP-layer bytes (wire bytes for non-IP)
+
+	// Final is false for an interim snapshot of a flow still active
+	// (Config.SnapshotInterval); the same flow is emitted again later.
+	Final bool
+	// Reason says why a final record was emitted.
+	Reason EndReason
+	// Seq numbers the records of one flow key: it grows when a long flow is
+	// split by the active timeout.
+	Seq uint32
+
+	// Vector holds the features in Schema order.
+	Vector []float64
+}
+
+// EndReason says why a flow record was emitted.
+type EndReason uint8
+
+const (
+	EndNone    EndReason = iota // interim snapshot
+	EndIdle                     // idle timeout
+	EndActive                   // active timeout: the flow continues as a new record
+	EndFIN                      // TCP FIN from both sides (after the grace period)
+	EndRST                      // TCP RST
+	EndEvicted                  // table full: the oldest idle flow was expired early
+	EndFlush                    // end of input
+)
+
+var endReasonNames = [...]string{"active-snapshot", "idle", "active-timeout", "fin", "rst", "evicted", "end-of-input"}
+
+func (r EndReason) String() string {
+	if int(r) < len(endReasonNames) {
+		return endReasonNames[r]
+	}
+	return "unknown"
+}
