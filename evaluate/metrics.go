@@ -101,7 +101,7 @@ func rank(xs []scored, nLabels int, tally []int64) *ranking {
 			tally[c] = 0
 		}
 		if ga > 0 && r.pos > 0 {
-			r.ap += float64(ga) / float64(r.pos) * (float64(tps) / float64(tps+fps))
+			r.ap += float64(ga) * (float64(tps) / float64(tps+fps))
 		}
 		if !fprFound && r.pos > 0 && recallDen*tps >= recallNum*r.pos {
 			fprFound = true
@@ -118,6 +118,9 @@ func rank(xs []scored, nLabels int, tally []int64) *ranking {
 			r.pr = keep(r.pr, point{float64(tps) / float64(r.pos), float64(tps) / float64(tps+fps)}, last)
 		}
 		i = j
+	}
+	if r.pos > 0 {
+		r.ap /= float64(r.pos) // Σ ΔTP·precision / pos: fewer roundings than Σ (ΔTP/pos)·precision
 	}
 	r.roc = thin(r.roc)
 	r.pr = thin(r.pr)

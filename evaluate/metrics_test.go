@@ -13,17 +13,17 @@ import (
 
 // sklearnMetrics mirrors one entry of testdata/sklearn_expected.json.
 type sklearnMetrics struct {
-	Threshold       float64  `json:"threshold"`
-	ROCAUC          float64  `json:"roc_auc"`
-	PRAUC           float64  `json:"pr_auc"`
-	Precision       float64  `json:"precision"`
-	Recall          float64  `json:"recall"`
-	F1              float64  `json:"f1"`
-	FPR             float64  `json:"fpr"`
-	TP, FP, TN, FN  int64    `json:"-"`
-	FPRAtRecall09   float64  `json:"fpr_at_recall_0.9"`
-	RecallAtFPR0001 float64  `json:"recall_at_fpr_0.001"`
-	MacroROCAUC     float64  `json:"macro_roc_auc"`
+	Threshold       float64 `json:"threshold"`
+	ROCAUC          float64 `json:"roc_auc"`
+	PRAUC           float64 `json:"pr_auc"`
+	Precision       float64 `json:"precision"`
+	Recall          float64 `json:"recall"`
+	F1              float64 `json:"f1"`
+	FPR             float64 `json:"fpr"`
+	TP, FP, TN, FN  int64   `json:"-"`
+	FPRAtRecall09   float64 `json:"fpr_at_recall_0.9"`
+	RecallAtFPR0001 float64 `json:"recall_at_fpr_0.001"`
+	MacroROCAUC     float64 `json:"macro_roc_auc"`
 	PerLabel        map[string]struct {
 		Flows    int     `json:"flows"`
 		Detected int     `json:"detected"`
