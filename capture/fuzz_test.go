@@ -1,0 +1,50 @@
+package capture
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzReader feeds arbitrary bytes to NewReader and reads every packet:
+// it must end with io.EOF or an open error, never panic or loop.
+func FuzzReader(f *testing.F) {
+	for _, glob := range []string{"testdata/*.pcap*", "testdata/*.gz", "testdata/corpus/*"} {
+		paths, _ := filepath.Glob(glob)
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := NewReader(bytes.NewReader(b), "fuzz", Options{})
+		if err != nil {
+			return
+		}
+		for i := 0; i <= len(b); i++ {
+			data, ci, err := r.ReadPacket()
+			if err != nil {
+				if err != io.EOF {
+					t.Fatalf("error other than io.EOF: %v", err)
+				}
+				if _, _, err := r.ReadPacket(); err != io.EOF {
+					t.Fatalf("ReadPacket after EOF: %v", err)
+				}
+				return
+			}
+			if len(data) != ci.CaptureLength || len(data) > DefaultMaxCaptureLength {
+				t.Fatalf("len(data)=%d CaptureLength=%d", len(data), ci.CaptureLength)
+			}
+		}
+		// Each packet consumes at least 8 bytes of input, except from a
+		// gzip stream, which can expand.
+		if len(b) > 2 && b[0] != 0x1f {
+			t.Fatalf("more packets than input bytes (%d)", len(b))
+		}
+	})
+}
