@@ -83,6 +83,7 @@ type compiled struct {
 	k     int // coordinates per hyperplane node; 0 for axis-parallel
 	eIdx  []int32
 	eVal  []float64
+	sizes []int32 // training rows per node, for Explain
 	denom float64 // len(Trees) * c(ψ)
 	ok    bool
 }
@@ -192,6 +193,14 @@ func (f *Forest) ScoreBatch(dst []float64, X *mat.Dense, workers int) []float64 
 		}
 		return dst
 	}
+	f.scoreParallel(dst, X, nblocks, workers)
+	return dst
+}
+
+// scoreParallel is ScoreBatch's concurrent path, kept apart so that the
+// sequential path does not move dst to the heap.
+func (f *Forest) scoreParallel(dst []float64, X *mat.Dense, nblocks, workers int) {
+	rows := len(dst)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -208,7 +217,6 @@ func (f *Forest) ScoreBatch(dst []float64, X *mat.Dense, workers int) []float64 
 		}()
 	}
 	wg.Wait()
-	return dst
 }
 
 // scoreBlock scores rows [lo, hi) tree by tree, summing in tree order so
@@ -279,17 +287,18 @@ func (f *Forest) scoreBlock(dst []float64, X *mat.Dense, lo, hi int) {
 }
 
 // Explain writes into dst (resized to Dim(); allocated only when its
-// capacity is too small) each feature's share of isolating x:
+// capacity is too small) each feature's share in isolating x:
 //
-//	e[f] = (1/T) Σ_trees Σ_{splits on x's path that use f} w_f / h_t(x)
+//	e[f] = (1/T) Σ_trees Σ_{splits on x's path} w_f · (n - m) / ψ
 //
-// where h_t(x) = depth + c(leaf size) is x's path length in tree t (the
-// quantity the score averages) and w_f is 1 for an axis-parallel split on f,
-// or |n_f| / Σ_j |n_j| for a hyperplane with normal n. A feature gets the
-// most when it is split on often along short paths, i.e. when its splits
-// isolated x early in many trees. The entries sum to (1/T) Σ_t depth_t/h_t
-// ≤ 1. A tree whose root is a leaf contributes nothing. Explain is safe for
-// concurrent use and panics if len(x) != Dim().
+// where a split at a node holding n training rows sends x to a child
+// holding m, so (n - m)/ψ is the fraction of the tree's sample that this
+// split separated from x. w_f is 1 for an axis-parallel split on f (0 for
+// the other features), or |v_f| / Σ_j |v_j| for a hyperplane with normal v.
+// Early splits act on large nodes, so a feature whose splits cut x off from
+// most of the sample early, in many trees, gets the most. Each tree's
+// terms sum to (ψ - leaf size)/ψ, so the entries are ≥ 0 and sum to at most
+// 1. Explain is safe for concurrent use and panics if len(x) != Dim().
 func (f *Forest) Explain(dst []float64, x []float64) []float64 {
 	c := &f.c
 	if !c.ok {
@@ -303,28 +312,22 @@ func (f *Forest) Explain(dst []float64, x []float64) []float64 {
 	}
 	dst = dst[:f.NumFeatures]
 	clear(dst)
-	if len(c.roots) == 0 {
-		return dst
-	}
+	psi := float64(f.MaxSamples)
 	for _, r := range c.roots {
-		// First pass: the path length term, (depth+1)+c-1 = h.
-		h := c.leafTerm(r, x)
-		if !(h > 0) {
-			continue
-		}
-		w := 1 / h
 		i := r
 		for {
 			n := c.nodes[i]
 			if n.feat < 0 {
 				break
 			}
+			var next int32
 			if c.k == 0 {
-				dst[n.feat] += w
-				i = n.left
+				next = n.left
 				if !(x[n.feat] <= n.thr) {
-					i++
+					next++
 				}
+				dst[n.feat] += float64(c.sizes[i]-c.sizes[next]) / psi
+				i = next
 				continue
 			}
 			off := int(n.feat)
@@ -335,15 +338,17 @@ func (f *Forest) Explain(dst []float64, x []float64) []float64 {
 				dot += val[j] * x[fi]
 				norm += math.Abs(val[j])
 			}
+			next = n.left
+			if !(dot <= n.thr) {
+				next++
+			}
 			if norm > 0 && !math.IsInf(norm, 0) {
+				cut := float64(c.sizes[i]-c.sizes[next]) / psi / norm
 				for j, fi := range idx {
-					dst[fi] += w * math.Abs(val[j]) / norm
+					dst[fi] += cut * math.Abs(val[j])
 				}
 			}
-			i = n.left
-			if !(dot <= n.thr) {
-				i++
-			}
+			i = next
 		}
 	}
 	inv := 1 / float64(len(c.roots))
@@ -351,23 +356,6 @@ func (f *Forest) Explain(dst []float64, x []float64) []float64 {
 		dst[j] *= inv
 	}
 	return dst
-}
-
-func (c *compiled) leafTerm(r int32, x []float64) float64 {
-	if c.k != 0 {
-		return c.pathExt(r, x)
-	}
-	i := r
-	for {
-		n := c.nodes[i]
-		if n.feat < 0 {
-			return n.thr
-		}
-		i = n.left
-		if !(x[n.feat] <= n.thr) {
-			i++
-		}
-	}
 }
 
 // UnmarshalJSON decodes a Forest and validates it, so that a Forest read

@@ -183,6 +183,7 @@ func (f *Forest) compile(total, k int) {
 	c := compiled{
 		nodes: make([]node, 0, total),
 		roots: make([]int32, len(f.Trees)),
+		sizes: make([]int32, 0, total),
 		k:     k,
 	}
 	if k > 0 {
@@ -200,6 +201,7 @@ func (f *Forest) compile(total, k int) {
 		depth = append(depth[:0], 0)
 		for p := 0; p < len(queue); p++ {
 			i := queue[p]
+			c.sizes = append(c.sizes, tr.Size[i])
 			if tr.Left[i] == -1 {
 				// scikit-learn: decision_path node count + c(size) - 1.
 				v := float64(depth[p]+1) + avgPathLength(float64(tr.Size[i])) - 1.0
