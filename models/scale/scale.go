@@ -176,8 +176,8 @@ func Fit(X *mat.Dense, cfg Config) (*Scaler, error) {
 // Dim returns the number of features.
 func (s *Scaler) Dim() int { return len(s.Center) }
 
-// Clamped returns how many non-finite input values TransformTo and
-// SanitizeTo have replaced since the Scaler was made. It is safe to call
+// Clamped returns how many non-finite input values TransformTo has
+// replaced since the Scaler was made. It is safe to call
 // concurrently with them.
 func (s *Scaler) Clamped() uint64 { return s.clamped.Load() }
 
@@ -224,9 +224,9 @@ func (s *Scaler) TransformTo(dst, x []float64) []float64 {
 }
 
 // SanitizeTo writes x into dst with non-finite values replaced as
-// TransformTo replaces them (and counted the same way), without scaling:
-// the raw values an explanation shows. Allocation, aliasing and panics are
-// as for TransformTo.
+// TransformTo replaces them, without scaling: the raw values an explanation
+// shows. It does not count replacements (TransformTo on the same vector
+// already has). Allocation, aliasing and panics are as for TransformTo.
 func (s *Scaler) SanitizeTo(dst, x []float64) []float64 {
 	d := len(s.Center)
 	if len(x) != d {
@@ -236,16 +236,11 @@ func (s *Scaler) SanitizeTo(dst, x []float64) []float64 {
 		dst = make([]float64, d)
 	}
 	dst = dst[:d]
-	var bad uint64
 	for j, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			v = s.replace(j, v)
-			bad++
 		}
 		dst[j] = v
-	}
-	if bad > 0 {
-		s.clamped.Add(bad)
 	}
 	return dst
 }
