@@ -1,0 +1,384 @@
+package features
+
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// DecodeError says why a frame could not be turned into a flow update. It
+// is a value type: returning one never allocates, and it formats only in
+// Error.
+type DecodeError uint8
+
+// Decode error kinds, counted per kind in Stats.Malformed.
+const (
+	ErrNone     DecodeError = iota
+	ErrLinkType             // link type not supported
+	ErrLink                 // link layer (Ethernet, SLL, SLL2, loopback, 802.1Q) malformed or truncated
+	ErrARP                  // ARP malformed
+	ErrIPv4                 // IPv4 header malformed or truncated
+	ErrIPv6                 // IPv6 header or extension header malformed or truncated
+	ErrTCP                  // TCP header malformed or truncated
+	ErrUDP                  // UDP header malformed or truncated
+	ErrICMP                 // ICMPv4 header malformed or truncated
+	ErrICMPv6               // ICMPv6 header malformed or truncated
+	ErrDNS                  // DNS message malformed (the flow is still updated)
+	numDecodeErrors
+)
+
+var decodeErrorNames = [numDecodeErrors]string{"", "unsupported link type", "malformed link layer", "malformed arp", "malformed ipv4", "malformed ipv6", "malformed tcp", "malformed udp", "malformed icmp", "malformed icmpv6", "malformed dns"}
+
+func (e DecodeError) Error() string {
+	if e < numDecodeErrors {
+		return "features: " + decodeErrorNames[e]
+	}
+	return "features: unknown decode error"
+}
+
+// pktKind classifies a decoded frame.
+type pktKind uint8
+
+const (
+	kindOther pktKind = iota // non-IP, non-ARP
+	kindARP
+	kindIP       // IP with a transport we key flows on (or another protocol keyed by addresses)
+	kindFragment // IP fragment that is not the first: no transport header
+)
+
+// packet is the decoded summary of one frame: everything the flow table
+// needs, copied out of the frame (it keeps no slice into it).
+type packet struct {
+	ts       int64
+	kind     pktKind
+	v6       bool
+	src, dst [16]byte
+	proto    uint8
+	sport    uint16
+	dport    uint16
+	vlan     uint16
+	ipLen    uint32 // IP-layer bytes as declared by the header(s)
+	hdrLen   uint32 // IP header (with options/extensions) + transport header, at most ipLen
+	tcpFlags uint8
+	window   uint16
+	icmpType uint8
+	icmpCode uint8
+	icmpID   uint16
+	echo     bool // ICMP echo request/reply: keyed by id
+}
+
+// TCP flag bits as in the TCP header's 13th byte.
+const (
+	flagFIN = 1 << iota
+	flagSYN
+	flagRST
+	flagPSH
+	flagACK
+	flagURG
+	flagECE
+	flagCWR
+)
+
+// decoder decodes frames into a packet with gopacket DecodingLayerParsers
+// sharing one set of preallocated layers. It is not safe for concurrent use.
+type decoder struct {
+	eth   layers.Ethernet
+	dot1q layers.Dot1Q
+	sll   layers.LinuxSLL
+	sll2  layers.LinuxSLL2
+	lo    layers.Loopback
+	arp   layers.ARP
+	ip4   layers.IPv4
+	ip6   layers.IPv6
+	ext   layers.IPv6ExtensionSkipper
+	frag  layers.IPv6Fragment
+	tcp   layers.TCP
+	udp   layers.UDP
+	icmp4 layers.ICMPv4
+	icmp6 layers.ICMPv6
+	dns   layers.DNS
+
+	pEth, pSLL, pSLL2, pLo, pIP4, pIP6 *gopacket.DecodingLayerParser
+	decoded                            []gopacket.LayerType
+}
+
+func newDecoder() *decoder {
+	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
+	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.lo, &d.arp, &d.ip4, &d.ip6, &d.ext, &d.frag, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.dns}
+	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+		p := gopacket.NewDecodingLayerParser(first, all...)
+		p.IgnoreUnsupported = true
+		return p
+	}
+	d.pEth = mk(layers.LayerTypeEthernet)
+	d.pSLL = mk(layers.LayerTypeLinuxSLL)
+	d.pSLL2 = mk(layers.LayerTypeLinuxSLL2)
+	d.pLo = mk(layers.LayerTypeLoopback)
+	d.pIP4 = mk(layers.LayerTypeIPv4)
+	d.pIP6 = mk(layers.LayerTypeIPv6)
+	return d
+}
+
+// Link types of raw IP captures besides LinkTypeRaw (101): DLT_RAW is 12 on
+// most BSDs and 14 on OpenBSD.
+const (
+	linkTypeRawBSD     layers.LinkType = 12
+	linkTypeRawOpenBSD layers.LinkType = 14
+)
+
+// decode fills p from one frame. It returns ErrNone for a frame the caller
+// should account (p.kind tells how), ErrDNS for a flow packet whose DNS
+// payload did not parse (p is still valid), and any other DecodeError for a
+// frame to count and skip.
+func (d *decoder) decode(data []byte, lt layers.LinkType, p *packet) DecodeError {
+	var parser *gopacket.DecodingLayerParser
+	switch lt {
+	case layers.LinkTypeEthernet:
+		parser = d.pEth
+	case layers.LinkTypeLinuxSLL:
+		parser = d.pSLL
+	case layers.LinkTypeLinuxSLL2:
+		parser = d.pSLL2
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		parser = d.pLo
+	case layers.LinkTypeIPv4:
+		parser = d.pIP4
+	case layers.LinkTypeIPv6:
+		parser = d.pIP6
+	case layers.LinkTypeRaw, linkTypeRawBSD, linkTypeRawOpenBSD:
+		if len(data) == 0 {
+			return ErrIPv4
+		}
+		if data[0]>>4 == 6 {
+			parser = d.pIP6
+		} else {
+			parser = d.pIP4
+		}
+	default:
+		return ErrLinkType
+	}
+	*p = packet{ts: p.ts}
+	err := parser.DecodeLayers(data, &d.decoded)
+	var haveIP, haveL4 bool
+	var l4 gopacket.LayerType
+	for _, t := range d.decoded {
+		switch t {
+		case layers.LayerTypeEthernet:
+			if et := d.eth.EthernetType; (et == layers.EthernetTypeDot1Q || et == layers.EthernetTypeQinQ) && len(d.eth.Payload) >= 2 {
+				// The outermost tag: QinQ decodes both tags into one Dot1Q.
+				p.vlan = binary.BigEndian.Uint16(d.eth.Payload[:2]) & 0x0fff
+			}
+		case layers.LayerTypeARP:
+			p.kind = kindARP
+		case layers.LayerTypeIPv4:
+			if haveIP { // IP in IP: keep the outer header's view
+				continue
+			}
+			haveIP = true
+			d.fromIPv4(p)
+		case layers.LayerTypeIPv6:
+			if haveIP {
+				continue
+			}
+			haveIP = true
+			d.fromIPv6(p)
+		case layers.LayerTypeIPv6HopByHop, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:
+			if !haveL4 && p.v6 {
+				p.hdrLen += uint32(len(d.ext.Contents))
+				p.proto = uint8(d.ext.NextHeader)
+			}
+		case layers.LayerTypeIPv6Fragment:
+			if !haveL4 && p.v6 {
+				p.hdrLen += uint32(len(d.frag.Contents))
+				p.proto = uint8(d.frag.NextHeader)
+				if d.frag.FragmentOffset != 0 {
+					p.kind = kindFragment
+				}
+			}
+		case layers.LayerTypeTCP, layers.LayerTypeUDP, layers.LayerTypeICMPv4, layers.LayerTypeICMPv6:
+			if haveL4 || !haveIP {
+				continue
+			}
+			haveL4, l4 = true, t
+			d.fromL4(p, t)
+		}
+	}
+	if err != nil {
+		if haveL4 {
+			if l4 == layers.LayerTypeUDP || l4 == layers.LayerTypeTCP {
+				// Only the application layer (DNS) failed.
+				return finish(p, ErrDNS)
+			}
+		}
+		return failedLayer(d, p, haveIP)
+	}
+	if haveIP && !haveL4 && p.kind == kindIP {
+		switch p.proto {
+		case uint8(layers.IPProtocolTCP):
+			return ErrTCP
+		case uint8(layers.IPProtocolUDP):
+			return ErrUDP
+		case uint8(layers.IPProtocolICMPv4):
+			if !p.v6 {
+				return ErrICMP
+			}
+		case uint8(layers.IPProtocolICMPv6):
+			if p.v6 {
+				return ErrICMPv6
+			}
+		}
+	}
+	return finish(p, ErrNone)
+}
+
+func finish(p *packet, e DecodeError) DecodeError {
+	if p.hdrLen > p.ipLen {
+		p.hdrLen = p.ipLen
+	}
+	return e
+}
+
+// failedLayer names the layer whose decoding failed: the one after the
+// last layer decoded.
+func failedLayer(d *decoder, p *packet, haveIP bool) DecodeError {
+	if !haveIP {
+		if len(d.decoded) > 0 {
+			last := d.decoded[len(d.decoded)-1]
+			if last == layers.LayerTypeARP {
+				return ErrARP
+			}
+			var et layers.EthernetType
+			switch last {
+			case layers.LayerTypeEthernet:
+				et = d.eth.EthernetType
+			case layers.LayerTypeDot1Q:
+				et = d.dot1q.Type
+			case layers.LayerTypeLinuxSLL:
+				et = d.sll.EthernetType
+			case layers.LayerTypeLinuxSLL2:
+				et = d.sll2.ProtocolType
+			case layers.LayerTypeLoopback:
+				switch d.lo.Family {
+				case layers.ProtocolFamilyIPv4:
+					return ErrIPv4
+				case layers.ProtocolFamilyIPv6BSD, layers.ProtocolFamilyIPv6FreeBSD, layers.ProtocolFamilyIPv6Darwin, layers.ProtocolFamilyIPv6Linux:
+					return ErrIPv6
+				}
+			}
+			switch et {
+			case layers.EthernetTypeIPv4:
+				return ErrIPv4
+			case layers.EthernetTypeIPv6:
+				return ErrIPv6
+			case layers.EthernetTypeARP:
+				return ErrARP
+			}
+			return ErrLink
+		}
+		switch d.first() {
+		case layers.LayerTypeIPv4:
+			return ErrIPv4
+		case layers.LayerTypeIPv6:
+			return ErrIPv6
+		}
+		return ErrLink
+	}
+	switch p.proto {
+	case uint8(layers.IPProtocolTCP):
+		return ErrTCP
+	case uint8(layers.IPProtocolUDP):
+		return ErrUDP
+	case uint8(layers.IPProtocolICMPv4):
+		return ErrICMP
+	case uint8(layers.IPProtocolICMPv6):
+		return ErrICMPv6
+	}
+	if p.v6 {
+		return ErrIPv6
+	}
+	return ErrIPv4
+}
+
+// first reports the layer type the last DecodeLayers call started with, as
+// far as it matters for error attribution (raw IP link types).
+func (d *decoder) first() gopacket.LayerType {
+	if len(d.decoded) == 0 {
+		return gopacket.LayerTypeZero
+	}
+	return d.decoded[0]
+}
+
+func (d *decoder) fromIPv4(p *packet) {
+	ip := &d.ip4
+	p.kind = kindIP
+	p.v6 = false
+	copy(p.src[:4], ip.SrcIP.To4())
+	copy(p.dst[:4], ip.DstIP.To4())
+	p.proto = uint8(ip.Protocol)
+	p.ipLen = uint32(ip.Length)
+	if p.ipLen == 0 { // TSO captures can carry 0; fall back to what we have
+		p.ipLen = uint32(len(ip.Contents) + len(ip.Payload))
+	}
+	p.hdrLen = uint32(ip.IHL) * 4
+	if ip.FragOffset != 0 {
+		p.kind = kindFragment
+	}
+}
+
+func (d *decoder) fromIPv6(p *packet) {
+	ip := &d.ip6
+	p.kind = kindIP
+	p.v6 = true
+	copy(p.src[:], ip.SrcIP)
+	copy(p.dst[:], ip.DstIP)
+	p.ipLen = 40 + uint32(ip.Length)
+	p.hdrLen = 40
+	p.proto = uint8(ip.NextHeader)
+	if ip.HopByHop != nil {
+		p.hdrLen += uint32(len(ip.HopByHop.Contents))
+		p.proto = uint8(ip.HopByHop.NextHeader)
+	}
+	if ip.Length == 0 { // jumbogram or TSO: use what the frame holds
+		p.ipLen = uint32(len(ip.Contents) + len(ip.Payload))
+	}
+}
+
+func (d *decoder) fromL4(p *packet, t gopacket.LayerType) {
+	switch t {
+	case layers.LayerTypeTCP:
+		c := d.tcp.Contents
+		p.proto = uint8(layers.IPProtocolTCP)
+		p.sport, p.dport = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
+		p.hdrLen += uint32(len(c))
+		if len(c) >= 14 {
+			p.tcpFlags = c[13]
+		}
+		p.window = d.tcp.Window
+	case layers.LayerTypeUDP:
+		p.proto = uint8(layers.IPProtocolUDP)
+		p.sport, p.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+		p.hdrLen += 8
+	case layers.LayerTypeICMPv4:
+		p.proto = uint8(layers.IPProtocolICMPv4)
+		tc := d.icmp4.TypeCode
+		p.icmpType, p.icmpCode = tc.Type(), tc.Code()
+		p.hdrLen += 8
+		switch p.icmpType {
+		case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply:
+			p.echo, p.icmpID = true, d.icmp4.Id
+		}
+	case layers.LayerTypeICMPv6:
+		p.proto = uint8(layers.IPProtocolICMPv6)
+		tc := d.icmp6.TypeCode
+		p.icmpType, p.icmpCode = tc.Type(), tc.Code()
+		p.hdrLen += 4
+		switch p.icmpType {
+		case layers.ICMPv6TypeEchoRequest, layers.ICMPv6TypeEchoReply:
+			if pl := d.icmp6.Payload; len(pl) >= 2 {
+				p.echo, p.icmpID = true, binary.BigEndian.Uint16(pl)
+				p.hdrLen += 4
+			}
+		}
+	}
+}

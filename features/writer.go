@@ -1,0 +1,208 @@
+package features
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// IdentityColumns are the columns written before the features of every
+// flow row. ts_start and ts_end are Unix seconds with 9 decimals (exact
+// nanoseconds) in CSV and Unix-nanosecond timestamps in Parquet; proto is
+// the IP protocol number; for ICMP sport is type<<8|code and dport the echo
+// identifier (see FlowID).
+var IdentityColumns = []string{"ts_start", "ts_end", "src", "sport", "dst", "dport", "proto", "community_id"}
+
+// Columns returns the column names of a flow table with schema s: the
+// identity columns, then the features in schema order.
+func Columns(s *Schema) []string {
+	return append(slices.Clone(IdentityColumns), s.Names()...)
+}
+
+// RecordWriter writes flow records as table rows.
+type RecordWriter interface {
+	// Write writes one row; it does not retain r.
+	Write(r *Record) error
+	// Close flushes buffered rows and the table's footer, if any. It does
+	// not close the underlying io.Writer.
+	Close() error
+}
+
+var (
+	_ RecordWriter = (*CSVWriter)(nil)
+	_ RecordWriter = (*ParquetWriter)(nil)
+)
+
+// CSVWriter writes records as CSV with a header row of Columns. Floats are
+// formatted in the shortest form that reads back exactly.
+type CSVWriter struct {
+	w      *bufio.Writer
+	n      int
+	buf    []byte
+	header bool
+	err    error
+	cols   []string
+}
+
+// NewCSVWriter returns a CSVWriter for records of schema s.
+func NewCSVWriter(w io.Writer, s *Schema) *CSVWriter {
+	return &CSVWriter{w: bufio.NewWriterSize(w, 1<<16), n: s.Len(), cols: Columns(s)}
+}
+
+func (c *CSVWriter) Write(r *Record) error {
+	if c.err != nil {
+		return c.err
+	}
+	if len(r.Vector) != c.n {
+		return fmt.Errorf("features: record has %d features, schema %d", len(r.Vector), c.n)
+	}
+	b := c.buf[:0]
+	if !c.header {
+		c.header = true
+		for i, col := range c.cols {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, col...)
+		}
+		b = append(b, '\n')
+	}
+	b = appendUnixNano(b, r.Start)
+	b = append(b, ',')
+	b = appendUnixNano(b, r.End)
+	b = append(b, ',')
+	b = r.Src.AppendTo(b)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(r.Sport), 10)
+	b = append(b, ',')
+	b = r.Dst.AppendTo(b)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(r.Dport), 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(r.Proto), 10)
+	b = append(b, ',')
+	b = append(b, r.CommunityID...) // base64 std: no comma or quote
+	for _, v := range r.Vector {
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	b = append(b, '\n')
+	c.buf = b
+	_, c.err = c.w.Write(b)
+	return c.err
+}
+
+// Close flushes the buffered rows. With no rows written, it writes the
+// header alone.
+func (c *CSVWriter) Close() error {
+	if c.err != nil {
+		return c.err
+	}
+	if !c.header {
+		c.header = true
+		b := c.buf[:0]
+		for i, col := range c.cols {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, col...)
+		}
+		if _, c.err = c.w.Write(append(b, '\n')); c.err != nil {
+			return c.err
+		}
+	}
+	c.err = c.w.Flush()
+	return c.err
+}
+
+// appendUnixNano appends ns as Unix seconds with exactly 9 decimals.
+func appendUnixNano(b []byte, ns int64) []byte {
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	b = strconv.AppendInt(b, ns/1e9, 10)
+	frac := ns % 1e9
+	b = append(b, '.')
+	var d [9]byte
+	for i := 8; i >= 0; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	return append(b, d[:]...)
+}
+
+// ParquetWriter writes records as a Parquet file. Its columns are
+// Columns(s) with types: ts_start, ts_end timestamp(ns); src, dst,
+// community_id string; sport, dport, proto int32; features double.
+// Parquet groups order their columns by name, so readers should find
+// columns by name, not by position.
+type ParquetWriter struct {
+	w    *parquet.Writer
+	n    int
+	leaf []int // column position in Columns → leaf index
+	row  parquet.Row
+	rows []parquet.Row
+}
+
+// NewParquetWriter returns a ParquetWriter for records of schema s.
+func NewParquetWriter(w io.Writer, s *Schema) *ParquetWriter {
+	cols := Columns(s)
+	g := parquet.Group{
+		"ts_start":     parquet.Timestamp(parquet.Nanosecond),
+		"ts_end":       parquet.Timestamp(parquet.Nanosecond),
+		"src":          parquet.String(),
+		"dst":          parquet.String(),
+		"sport":        parquet.Int(32),
+		"dport":        parquet.Int(32),
+		"proto":        parquet.Int(32),
+		"community_id": parquet.String(),
+	}
+	for _, f := range s.Features {
+		g[f.Name] = parquet.Leaf(parquet.DoubleType)
+	}
+	sorted := slices.Clone(cols)
+	slices.Sort(sorted)
+	leaf := make([]int, len(cols))
+	for i, c := range cols {
+		leaf[i], _ = slices.BinarySearch(sorted, c)
+	}
+	schema := parquet.NewSchema("flow", g)
+	return &ParquetWriter{
+		w:    parquet.NewWriter(w, schema),
+		n:    s.Len(),
+		leaf: leaf,
+		row:  make(parquet.Row, len(cols)),
+		rows: make([]parquet.Row, 1),
+	}
+}
+
+func (p *ParquetWriter) Write(r *Record) error {
+	if len(r.Vector) != p.n {
+		return fmt.Errorf("features: record has %d features, schema %d", len(r.Vector), p.n)
+	}
+	set := func(i int, v parquet.Value) {
+		p.row[p.leaf[i]] = v.Level(0, 0, p.leaf[i])
+	}
+	set(0, parquet.Int64Value(r.Start))
+	set(1, parquet.Int64Value(r.End))
+	set(2, parquet.ByteArrayValue(r.Src.AppendTo(nil)))
+	set(3, parquet.Int32Value(int32(r.Sport)))
+	set(4, parquet.ByteArrayValue(r.Dst.AppendTo(nil)))
+	set(5, parquet.Int32Value(int32(r.Dport)))
+	set(6, parquet.Int32Value(int32(r.Proto)))
+	set(7, parquet.ByteArrayValue([]byte(r.CommunityID)))
+	for j, v := range r.Vector {
+		set(len(IdentityColumns)+j, parquet.DoubleValue(v))
+	}
+	p.rows[0] = p.row
+	_, err := p.w.WriteRows(p.rows)
+	return err
+}
+
+// Close writes the Parquet footer.
+func (p *ParquetWriter) Close() error { return p.w.Close() }
