@@ -1,0 +1,53 @@
+// Package kmeans is the k-means model of vigil's models stage: it fits
+// centroids to scaled baseline feature vectors and scores new vectors by
+// their distance to the nearest centroid.
+//
+// It owns the whole algorithm, written on gonum's mat.Dense for input:
+//
+//   - k-means++ seeding, greedy with 2+⌊ln k⌋ candidates per centre, as
+//     scikit-learn's _kmeans_plusplus;
+//   - Lloyd iterations with Hamerly's (2010) triangle-inequality bounds, so
+//     most rows skip the comparison with every centre once the centres settle;
+//     centre sums are updated incrementally from the rows that changed
+//     cluster;
+//   - scikit-learn's stopping rule: labels unchanged, or the summed squared
+//     centre shift ≤ Tol × the mean feature variance, or MaxIter;
+//   - NInit restarts (keeping the lowest inertia), empty clusters re-seeded
+//     at the rows farthest from their centres;
+//   - mini-batch k-means (Config.MiniBatch) for large inputs;
+//   - ChooseK, which picks k by the silhouette on a sample.
+//
+// # Reproducibility
+//
+// Work is split into fixed chunks of rows; every partial sum is kept per
+// chunk and reduced in chunk order. One Config.Seed therefore gives
+// bit-identical centroids whatever Config.Workers is. Restart r draws from
+// its own PCG stream (Seed, r).
+//
+// # Score
+//
+// Score(x) is the Euclidean distance from x (already scaled, see
+// models/scale) to the nearest centroid. With Model.Normalize it is divided
+// by that cluster's Radius: the 99th-percentile distance of the cluster's
+// training members to its centre (see RadiusQuantile for why not the maximum
+// or the mean), so that a score of 1 means "at the edge of that cluster" and
+// tight and loose clusters are judged on the same scale. Higher is more
+// anomalous. Explain apportions the squared distance among the features.
+//
+// # Allocation
+//
+// Score, Nearest, Dim and Inertia never allocate; Explain allocates only
+// when dst is nil. They only read the Model, so one Model may be shared by
+// any number of goroutines. Fit allocates O(n) scratch (a label and two
+// bounds per row, 20 bytes) plus O(k·d) per chunk of 4096 rows; it does not
+// copy X unless MiniBatch is set, when it copies the k-means++ subsample
+// (3 batches).
+//
+// # Models from files
+//
+// Model's exported fields are its whole state, meant for encoding/json.
+// After decoding, call Validate: it bounds K and Dims (MaxK, MaxDim), checks
+// the slice lengths and that every value is finite and every radius
+// positive. A Model that passes cannot panic in Score and Score never
+// returns NaN (non-finite input gives +Inf).
+package kmeans
