@@ -136,8 +136,8 @@ var (
 // a NaN score or threshold, an empty label, or inconsistent lengths; it
 // never returns NaN in the report.
 //
-// It runs in O(n log n) per model (one sort of the scores) and allocates
-// O(n) scratch, reused across models.
+// It runs in O(n) per model (a radix sort of the scores, then one pass)
+// and allocates 32 bytes of scratch per sample, reused across models.
 func Evaluate(in Input) (*Report, error) {
 	if len(in.Models) == 0 {
 		return nil, ErrNoModels
@@ -221,13 +221,14 @@ func Evaluate(in Input) (*Report, error) {
 	}
 
 	xs := make([]scored, len(in.Samples))
+	tmp := make([]scored, len(in.Samples))
 	tally := make([]int64, len(labels))
 	detected := make([]int, len(labels))
 	firstAlert := make([]int64, len(labels))
 	for m, name := range in.Models {
 		thr := in.Thresholds[m]
 		for i := range in.Samples {
-			xs[i] = scored{s: in.Samples[i].Scores[m], c: class[i]}
+			xs[i] = scored{k: descKey(in.Samples[i].Scores[m]), c: class[i]}
 		}
 		clear(detected)
 		clear(firstAlert)
@@ -245,7 +246,7 @@ func Evaluate(in Input) (*Report, error) {
 				}
 			}
 		}
-		rk := rank(xs, len(labels), tally)
+		rk := rank(xs, tmp, len(labels), tally)
 		r.curves[name] = rk
 		r.Models[name] = modelReport(rk, c, thr, labels, counts, detected, firstAlert, in.LabelStarts)
 	}

@@ -1,15 +1,61 @@
 package evaluate
 
-import (
-	"cmp"
-	"slices"
-)
+import "math"
 
 // scored is one sample as the ranking pass sees it: its score under one
-// model and its class (0 benign, 1.. an attack label's index).
+// model as a descending sort key (see descKey) and its class (0 benign,
+// 1.. an attack label's index).
 type scored struct {
-	s float64
+	k uint64
 	c int32
+}
+
+// descKey maps a non-NaN score to a key whose ascending unsigned order is
+// the scores' descending order; equal scores (0 and -0 included) get equal
+// keys.
+func descKey(s float64) uint64 {
+	if s == 0 {
+		s = 0 // -0 ties with +0
+	}
+	b := math.Float64bits(s)
+	if b>>63 != 0 {
+		b = ^b
+	} else {
+		b |= 1 << 63
+	}
+	return ^b
+}
+
+// radixSort sorts xs by ascending key with a least-significant-digit radix
+// sort (8 passes of 8 bits at most; passes where every key has the same
+// digit are skipped). tmp must have len(xs). O(n) time.
+func radixSort(xs, tmp []scored) {
+	var counts [8][256]int
+	for _, x := range xs {
+		for d := range 8 {
+			counts[d][byte(x.k>>(8*d))]++
+		}
+	}
+	src, dst := xs, tmp
+	for d := range 8 {
+		c := &counts[d]
+		if c[byte(xs[0].k>>(8*d))] == len(xs) {
+			continue // one digit value: the pass would not reorder
+		}
+		sum := 0
+		for i := range c {
+			c[i], sum = sum, sum+c[i]
+		}
+		for _, x := range src {
+			b := byte(x.k >> (8 * d))
+			dst[c[b]] = x
+			c[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &xs[0] {
+		copy(xs, src)
+	}
 }
 
 // point is one point of a plotted curve.
@@ -57,11 +103,14 @@ const (
 	maxPlotPoints  = 4 * plotResolution
 )
 
-// rank sorts xs by descending score (in place) and computes r. nLabels is
-// the number of classes including benign; tally is scratch of that length.
-// It runs in O(n log n) for the sort and O(n) after it.
-func rank(xs []scored, nLabels int, tally []int64) *ranking {
-	slices.SortFunc(xs, func(a, b scored) int { return cmp.Compare(b.s, a.s) })
+// rank sorts xs by descending score (in place; tmp is scratch of the same
+// length) and computes r. nLabels is the number of classes including
+// benign; tally is scratch of that length. It runs in O(n): a radix sort,
+// then one pass.
+func rank(xs, tmp []scored, nLabels int, tally []int64) *ranking {
+	if len(xs) > 0 {
+		radixSort(xs, tmp)
+	}
 	r := &ranking{twoULabel: make([]int64, nLabels)}
 	for _, x := range xs {
 		if x.c == 0 {
@@ -80,7 +129,7 @@ func rank(xs []scored, nLabels int, tally []int64) *ranking {
 		// One group: every sample tied at score xs[i].s.
 		j := i
 		touched = touched[:0]
-		for ; j < len(xs) && xs[j].s == xs[i].s; j++ {
+		for ; j < len(xs) && xs[j].k == xs[i].k; j++ {
 			c := xs[j].c
 			if tally[c] == 0 {
 				touched = append(touched, c)

@@ -202,19 +202,20 @@ func bruteAUC(att, ben []float64) float64 {
 }
 
 // bruteOps is the definition of the two operating points, over every
-// candidate threshold (each distinct score, and +Inf).
+// candidate threshold: each distinct score (alert when score ≥ it), and
+// "no alerts" (recall 0, FPR 0).
 func bruteOps(att, ben []float64) (fprAtRecall, recallAtFPR float64) {
 	fprAtRecall = math.Inf(1)
-	cands := append(append([]float64{math.Inf(1)}, att...), ben...)
+	cands := append(append([]float64(nil), att...), ben...)
 	for _, th := range cands {
 		var tp, fp float64
 		for _, x := range att {
-			if x >= th && !(math.IsInf(th, 1) && math.IsInf(x, 1)) {
+			if x >= th {
 				tp++
 			}
 		}
 		for _, y := range ben {
-			if y >= th && !math.IsInf(th, 1) {
+			if y >= th {
 				fp++
 			}
 		}
@@ -276,6 +277,44 @@ func TestBrute(t *testing.T) {
 			}
 			if want := bruteAUC(byLabel[l], ben); !near(*m.PerLabel[l].ROCAUC, want) {
 				t.Errorf("trial %d label %s: roc_auc %v, want %v", trial, l, *m.PerLabel[l].ROCAUC, want)
+			}
+		}
+	}
+}
+
+// TestRadixOrder: the radix sort of descKey orders scores descending, with
+// special values, and equal scores get equal keys.
+func TestRadixOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	special := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.SmallestNonzeroFloat64,
+		-math.SmallestNonzeroFloat64, math.MaxFloat64, -math.MaxFloat64, 1, -1, 0.5, -0.5}
+	for trial := range 20 {
+		n := 1 + rng.IntN(3000)
+		vals := make([]float64, n)
+		xs := make([]scored, n)
+		for i := range vals {
+			switch rng.IntN(3) {
+			case 0:
+				vals[i] = special[rng.IntN(len(special))]
+			case 1:
+				vals[i] = float64(rng.IntN(7) - 3)
+			default:
+				vals[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(40)-20))
+			}
+			xs[i] = scored{k: descKey(vals[i]), c: int32(i)}
+		}
+		radixSort(xs, make([]scored, n))
+		seen := make([]bool, n)
+		for _, x := range xs {
+			if seen[x.c] {
+				t.Fatalf("trial %d: sample %d twice", trial, x.c)
+			}
+			seen[x.c] = true
+		}
+		for i := 1; i < n; i++ {
+			a, b := vals[xs[i-1].c], vals[xs[i].c]
+			if a < b || (a == b) != (xs[i-1].k == xs[i].k) {
+				t.Fatalf("trial %d: %v (key %x) before %v (key %x)", trial, a, xs[i-1].k, b, xs[i].k)
 			}
 		}
 	}
