@@ -20,8 +20,9 @@
 // with no alerts) are null in JSON, never NaN, and the model's
 // null_reasons says why.
 //
-// Evaluate sorts each model's scores once: O(n log n) time and O(n)
-// scratch (16 bytes per sample plus a class index), reused across models.
+// Evaluate radix-sorts each model's scores once and makes one pass over
+// them: O(n) time per model and 36 bytes of scratch per sample, reused
+// across models.
 // Curves kept for plotting are downsampled to a few thousand points. The
 // package reads no flags, environment or clock; it writes only the
 // directory it is given.

@@ -63,11 +63,16 @@ type Input struct {
 	Unmatched Unmatched
 }
 
+// AlertRule is how a score and a threshold make an alert, as report.json
+// states it.
+const AlertRule = "score >= threshold"
+
 // Report is the result of Evaluate. Its JSON encoding is report.json.
 // Metrics that are undefined for the data (an AUC without any benign
 // sample, say) are null, and NullReasons says why: JSON holds no NaN.
 type Report struct {
 	Version    string                  `json:"vigil_version"`
+	AlertRule  string                  `json:"alert_rule"` // always AlertRule
 	Model      string                  `json:"model"`
 	Inputs     []Fingerprint           `json:"inputs"`
 	Counts     Counts                  `json:"counts"`
@@ -137,7 +142,7 @@ var (
 // never returns NaN in the report.
 //
 // It runs in O(n) per model (a radix sort of the scores, then one pass)
-// and allocates 32 bytes of scratch per sample, reused across models.
+// and allocates 36 bytes of scratch per sample, reused across models.
 func Evaluate(in Input) (*Report, error) {
 	if len(in.Models) == 0 {
 		return nil, ErrNoModels
@@ -197,6 +202,7 @@ func Evaluate(in Input) (*Report, error) {
 
 	r := &Report{
 		Version:    in.Version,
+		AlertRule:  AlertRule,
 		Model:      in.ModelHash,
 		Inputs:     in.Inputs,
 		ModelOrder: slices.Clone(in.Models),
