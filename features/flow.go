@@ -1,6 +1,9 @@
 package features
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // flow is the compact per-flow state (about 260 bytes). Times after start
 // are microsecond offsets from start in uint32, which covers 71 minutes:
@@ -225,3 +228,6 @@ func iatUpdate(mn, mx *uint32, sq *float64, v uint32) {
 	minmax(mn, mx, v)
 	*sq += float64(v) * float64(v)
 }
+
+// unsafeSizeofFlow is the size of the per-flow state, for tests.
+const unsafeSizeofFlow = unsafe.Sizeof(flow{})
