@@ -64,15 +64,33 @@ type Tree struct {
 	Intercept   []float64 `json:"intercept,omitempty"`
 }
 
-// node is one node of the compiled forest. Children are adjacent: the right
-// child is left+1. For leaves feat is -1 and thr holds the tree's path
-// length term (depth+1) + c(size) - 1, computed as scikit-learn does.
-// For hyperplane nodes feat is the offset of the node's k coordinates in
-// compiled.eIdx/eVal and thr is the intercept.
+// node is one node of the compiled forest, 16 bytes. Siblings are
+// adjacent: the right child is left+1. A leaf has left = itself and step 0,
+// so a traversal can take a fixed number of steps (the forest's depth) with
+// no data-dependent branch. For leaves thr holds the tree's path length
+// term (depth+1) + c(size) - 1, computed as scikit-learn does. For
+// hyperplane nodes thr is the intercept and the k coordinates of node i
+// are eIdx/eVal[i*k : (i+1)*k]; feat is unused.
 type node struct {
 	thr  float64
-	feat int32
 	left int32
+	feat uint16 // MaxFeatures ≤ 1<<16
+	step uint16 // 1 for a split, 0 for a leaf
+}
+
+func (n *node) leaf() bool { return n.step == 0 }
+
+// child returns the child of an axis-parallel node that x goes to: left
+// when x[feat] <= thr, right otherwise (also when x[feat] is NaN), computed
+// without a branch, which a random tree would mispredict half the time.
+// x <= thr exactly when thr - x is +0 or positive: the difference of two
+// distinct floats is never zero, and compile turns a threshold of -0 into
+// +0 so that thr - x is never -0 when they are equal. A leaf returns
+// itself.
+func (n *node) child(x []float64) int32 {
+	d := math.Float64bits(n.thr - x[n.feat])
+	right := d>>63 | ((d&^(1<<63))+(1<<52-1))>>63 // negative, or NaN
+	return n.left + int32(right&uint64(n.step))
 }
 
 // compiled is the scoring form of a Forest: every tree's nodes in one flat
@@ -84,6 +102,7 @@ type compiled struct {
 	eIdx  []int32
 	eVal  []float64
 	sizes []int32 // training rows per node, for Explain
+	depth int     // deepest leaf in the forest
 	denom float64 // len(Trees) * c(ψ)
 	ok    bool
 }
@@ -108,20 +127,29 @@ func (f *Forest) Score(x []float64) float64 {
 	}
 	var sum float64
 	if c.k == 0 {
-		nodes := c.nodes
-		for _, r := range c.roots {
-			i := r
-			for {
-				n := nodes[i]
-				if n.feat < 0 {
-					sum += n.thr
-					break
-				}
-				i = n.left
-				if !(x[n.feat] <= n.thr) {
-					i++
-				}
+		// Four trees at a time: independent traversals overlap in the
+		// CPU. The terms are added in tree order, as ScoreBatch does.
+		nodes, roots := c.nodes, c.roots
+		t := 0
+		for ; t+4 <= len(roots); t += 4 {
+			i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
+			for range c.depth {
+				i0 = nodes[i0].child(x)
+				i1 = nodes[i1].child(x)
+				i2 = nodes[i2].child(x)
+				i3 = nodes[i3].child(x)
 			}
+			sum += nodes[i0].thr
+			sum += nodes[i1].thr
+			sum += nodes[i2].thr
+			sum += nodes[i3].thr
+		}
+		for ; t < len(roots); t++ {
+			i := roots[t]
+			for range c.depth {
+				i = nodes[i].child(x)
+			}
+			sum += nodes[i].thr
 		}
 	} else {
 		for _, r := range c.roots {
@@ -143,11 +171,11 @@ func (c *compiled) finish(sum float64) float64 {
 func (c *compiled) pathExt(r int32, x []float64) float64 {
 	i := r
 	for {
-		n := c.nodes[i]
-		if n.feat < 0 {
+		n := &c.nodes[i]
+		if n.leaf() {
 			return n.thr
 		}
-		off := int(n.feat)
+		off := int(i) * c.k
 		idx := c.eIdx[off : off+c.k]
 		val := c.eVal[off : off+c.k]
 		var dot float64
@@ -231,47 +259,32 @@ func (f *Forest) scoreBlock(dst []float64, X *mat.Dense, lo, hi int) {
 	}
 	if c.k == 0 {
 		nodes := c.nodes
+		steps := c.depth
 		for _, r := range c.roots {
-			// Two rows at a time: independent traversals overlap in the
-			// CPU's pipeline.
+			// Four rows at a time: their traversals are independent, so
+			// the CPU overlaps the loads.
 			j := 0
-			for ; j+1 < n; j += 2 {
-				x0, x1 := xs[j], xs[j+1]
-				i0, i1 := r, r
-				n0, n1 := nodes[i0], nodes[i1]
-				for n0.feat >= 0 || n1.feat >= 0 {
-					if n0.feat >= 0 {
-						i0 = n0.left
-						if !(x0[n0.feat] <= n0.thr) {
-							i0++
-						}
-						n0 = nodes[i0]
-					}
-					if n1.feat >= 0 {
-						i1 = n1.left
-						if !(x1[n1.feat] <= n1.thr) {
-							i1++
-						}
-						n1 = nodes[i1]
-					}
+			for ; j+4 <= n; j += 4 {
+				x0, x1, x2, x3 := xs[j], xs[j+1], xs[j+2], xs[j+3]
+				i0, i1, i2, i3 := r, r, r, r
+				for range steps {
+					i0 = nodes[i0].child(x0)
+					i1 = nodes[i1].child(x1)
+					i2 = nodes[i2].child(x2)
+					i3 = nodes[i3].child(x3)
 				}
-				sums[j] += n0.thr
-				sums[j+1] += n1.thr
+				sums[j] += nodes[i0].thr
+				sums[j+1] += nodes[i1].thr
+				sums[j+2] += nodes[i2].thr
+				sums[j+3] += nodes[i3].thr
 			}
 			for ; j < n; j++ {
 				x := xs[j]
 				i := r
-				for {
-					nd := nodes[i]
-					if nd.feat < 0 {
-						sums[j] += nd.thr
-						break
-					}
-					i = nd.left
-					if !(x[nd.feat] <= nd.thr) {
-						i++
-					}
+				for range steps {
+					i = nodes[i].child(x)
 				}
+				sums[j] += nodes[i].thr
 			}
 		}
 	} else {
@@ -316,8 +329,8 @@ func (f *Forest) Explain(dst []float64, x []float64) []float64 {
 	for _, r := range c.roots {
 		i := r
 		for {
-			n := c.nodes[i]
-			if n.feat < 0 {
+			n := &c.nodes[i]
+			if n.leaf() {
 				break
 			}
 			var next int32
@@ -330,7 +343,7 @@ func (f *Forest) Explain(dst []float64, x []float64) []float64 {
 				i = next
 				continue
 			}
-			off := int(n.feat)
+			off := int(i) * c.k
 			idx := c.eIdx[off : off+c.k]
 			val := c.eVal[off : off+c.k]
 			var dot, norm float64

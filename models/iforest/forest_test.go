@@ -320,3 +320,33 @@ func TestPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestChild checks the branch-free comparison against x <= thr on edge
+// values: signed zeros, subnormals, infinities and NaNs of either sign.
+func TestChild(t *testing.T) {
+	negNaN := math.Float64frombits(math.Float64bits(math.NaN()) | 1<<63)
+	vals := []float64{0, math.Copysign(0, -1), 1, -1, 5e-324, -5e-324, 1e308, -1e308,
+		math.MaxFloat64, -math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(), negNaN, 0.1, 0.1 + 1e-17}
+	for _, thr := range vals {
+		if !finite(thr) {
+			continue // Validate rejects these thresholds
+		}
+		f := &Forest{NumFeatures: 1, MaxSamples: 2, Trees: []Tree{{
+			Left: []int32{1, -1, -1}, Right: []int32{2, -1, -1}, Size: []int32{2, 1, 1},
+			Feature: []int32{0, -1, -1}, Threshold: []float64{thr, 0, 0},
+		}}}
+		if err := f.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		root := &f.c.nodes[0]
+		for _, x := range vals {
+			want := root.left + 1
+			if x <= thr {
+				want = root.left
+			}
+			if got := root.child([]float64{x}); got != want {
+				t.Errorf("thr %v, x %v: child %d, want %d", thr, x, got, want)
+			}
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 // node, on top of what the decoder already allocated).
 const (
 	MaxTrees          = 1 << 14 // trees per forest
-	MaxFeatures       = 1 << 14 // Dim
+	MaxFeatures       = 1 << 14 // Dim; must fit node.feat (uint16)
 	MaxSamplesLimit   = 1 << 20 // ψ
 	maxDepthLimit     = 20      // ⌈log2 MaxSamplesLimit⌉
 	maxNodesPerForest = 1 << 26
@@ -205,15 +205,23 @@ func (f *Forest) compile(total, k int) {
 			if tr.Left[i] == -1 {
 				// scikit-learn: decision_path node count + c(size) - 1.
 				v := float64(depth[p]+1) + avgPathLength(float64(tr.Size[i])) - 1.0
-				c.nodes = append(c.nodes, node{thr: v, feat: -1})
+				self := base + int32(p)
+				c.nodes = append(c.nodes, node{thr: v, left: self})
+				if k > 0 {
+					c.eIdx = append(c.eIdx, make([]int32, k)...)
+					c.eVal = append(c.eVal, make([]float64, k)...)
+				}
+				c.depth = max(c.depth, int(depth[p]))
 				continue
 			}
-			nd := node{left: base + int32(len(queue))}
+			nd := node{left: base + int32(len(queue)), step: 1}
 			if k == 0 {
-				nd.feat = tr.Feature[i]
+				nd.feat = uint16(tr.Feature[i])
 				nd.thr = tr.Threshold[i]
+				if nd.thr == 0 {
+					nd.thr = 0 // -0 to +0; see node.child
+				}
 			} else {
-				nd.feat = int32(len(c.eIdx))
 				nd.thr = tr.Intercept[i]
 				c.eIdx = append(c.eIdx, tr.NormalIndex[int(i)*k:int(i+1)*k]...)
 				c.eVal = append(c.eVal, tr.NormalValue[int(i)*k:int(i+1)*k]...)
