@@ -81,16 +81,16 @@ type node struct {
 func (n *node) leaf() bool { return n.step == 0 }
 
 // child returns the child of an axis-parallel node that x goes to: left
-// when x[feat] <= thr, right otherwise (also when x[feat] is NaN), computed
-// without a branch, which a random tree would mispredict half the time.
-// x <= thr exactly when thr - x is +0 or positive: the difference of two
-// distinct floats is never zero, and compile turns a threshold of -0 into
-// +0 so that thr - x is never -0 when they are equal. A leaf returns
-// itself.
+// when x[feat] <= thr, right otherwise (also when x[feat] is NaN). The
+// compiler turns the comparison into a flag set (UCOMISD; SETCC), not a
+// branch, which a random tree would mispredict half the time. A leaf
+// returns itself.
 func (n *node) child(x []float64) int32 {
-	d := math.Float64bits(n.thr - x[n.feat])
-	right := d>>63 | ((d&^(1<<63))+(1<<52-1))>>63 // negative, or NaN
-	return n.left + int32(right&uint64(n.step))
+	var right int32
+	if !(x[n.feat] <= n.thr) {
+		right = 1
+	}
+	return n.left + right&int32(n.step)
 }
 
 // compiled is the scoring form of a Forest: every tree's nodes in one flat

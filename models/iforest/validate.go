@@ -218,9 +218,6 @@ func (f *Forest) compile(total, k int) {
 			if k == 0 {
 				nd.feat = uint16(tr.Feature[i])
 				nd.thr = tr.Threshold[i]
-				if nd.thr == 0 {
-					nd.thr = 0 // -0 to +0; see node.child
-				}
 			} else {
 				nd.thr = tr.Intercept[i]
 				c.eIdx = append(c.eIdx, tr.NormalIndex[int(i)*k:int(i+1)*k]...)
