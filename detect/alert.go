@@ -1,0 +1,243 @@
+package detect
+
+import (
+	"encoding/binary"
+	"math"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/models"
+)
+
+// Alert is one anomaly event, written as one EVE-style JSON object per
+// line. Field names follow Suricata's EVE format where one exists
+// (timestamp, event_type, flow_id, src_ip, src_port, dest_ip, dest_port,
+// proto, flow.pkts_toserver, community_id), so jq filters and Filebeat's
+// Suricata module conventions carry over. "toserver" is the direction of
+// the flow's first packet (src → dest).
+type Alert struct {
+	Timestamp Time       `json:"timestamp"` // scoring moment, capture time
+	EventType string     `json:"event_type"`
+	FlowID    uint64     `json:"flow_id"`
+	SrcIP     netip.Addr `json:"src_ip"`
+	SrcPort   *uint16    `json:"src_port,omitempty"` // nil for ICMP
+	DestIP    netip.Addr `json:"dest_ip"`
+	DestPort  *uint16    `json:"dest_port,omitempty"`
+	Proto     string     `json:"proto"`
+	ICMPType  *uint8     `json:"icmp_type,omitempty"` // ICMP only
+	ICMPCode  *uint8     `json:"icmp_code,omitempty"`
+	VLAN      []uint16   `json:"vlan,omitempty"`
+
+	Flow        AlertFlow    `json:"flow"`
+	CommunityID string       `json:"community_id,omitempty"`
+	Score       Float        `json:"score"` // ensemble
+	Scores      ModelScores  `json:"scores"`
+	Threshold   Float        `json:"threshold"` // ensemble threshold
+	Thresholds  ModelScores  `json:"thresholds"`
+	TopFeatures []TopFeature `json:"top_features"`
+	Model       string       `json:"model"` // bundle hash
+	// Final is true when the flow has ended, false for a flow still active
+	// (an interim score).
+	Final bool `json:"final"`
+}
+
+// AlertFlow is the "flow" object of an alert.
+type AlertFlow struct {
+	PktsToServer  uint64 `json:"pkts_toserver"`
+	PktsToClient  uint64 `json:"pkts_toclient"`
+	BytesToServer uint64 `json:"bytes_toserver"`
+	BytesToClient uint64 `json:"bytes_toclient"`
+	Start         Time   `json:"start"`
+	End           Time   `json:"end"`
+	// Reason says why a final record was emitted (idle, fin, rst, ...).
+	Reason string `json:"reason,omitempty"`
+	Seq    uint32 `json:"seq"` // record number within one flow key (active-timeout splits)
+}
+
+// ModelScores holds one value per model.
+type ModelScores struct {
+	IForest Float `json:"iforest"`
+	KMeans  Float `json:"kmeans"`
+}
+
+// TopFeature is one feature that drove a score: its value, the baseline
+// range [lo, hi] seen in training, and its share of the score.
+type TopFeature struct {
+	Name     string   `json:"name"`
+	Value    Float    `json:"value"`
+	Baseline [2]Float `json:"baseline"`
+	Share    Float    `json:"share"`
+}
+
+// Time is a capture timestamp in Unix nanoseconds. It marshals as RFC 3339
+// in UTC with microseconds, as Suricata's EVE does.
+type Time int64
+
+// RFC3339Micro is the layout of alert timestamps.
+const RFC3339Micro = "2006-01-02T15:04:05.000000Z07:00"
+
+// Time returns t as a time.Time in UTC.
+func (t Time) Time() time.Time { return time.Unix(0, int64(t)).UTC() }
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(RFC3339Micro)+2)
+	b = append(b, '"')
+	b = t.Time().AppendFormat(b, RFC3339Micro)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	*t = Time(v.UnixNano())
+	return nil
+}
+
+// Float is a float64 that marshals NaN and ±Inf as null instead of failing
+// (encoding/json rejects them; a baseline bound can be infinite).
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	*f = Float(v)
+	return err
+}
+
+var protoNames = map[uint8]string{1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "IPV6-ICMP", 132: "SCTP"}
+
+// ProtoName returns Suricata's name for an IP protocol number, or the
+// number in decimal.
+func ProtoName(p uint8) string {
+	if n, ok := protoNames[p]; ok {
+		return n
+	}
+	return strconv.Itoa(int(p))
+}
+
+func isICMP(p uint8) bool { return p == 1 || p == 58 }
+
+// FlowKeyHash returns a direction-independent 64-bit hash of a flow's key
+// (addresses, ports, protocol, VLAN), the same for both directions and
+// stable across runs and machines (FNV-1a). For ICMP the ports are left
+// out, so all ICMP between two hosts shares one hash. It is the alert's
+// flow_id (masked to 53 bits so that jq and JavaScript read it exactly)
+// and the tag of packets in the anomaly-pcap ring.
+func FlowKeyHash(id *features.FlowID) uint64 {
+	sp, dp := id.Sport, id.Dport
+	if isICMP(id.Proto) {
+		sp, dp = 0, 0
+	}
+	return keyHash(id.Src.As16(), id.Dst.As16(), sp, dp, id.Proto, id.VLAN)
+}
+
+const flowIDMask = 1<<53 - 1
+
+// keyHash hashes the canonical (ordered) form of a bidirectional key.
+func keyHash(a, b [16]byte, pa, pb uint16, proto uint8, vlan uint16) uint64 {
+	if c := compare16(a, b); c > 0 || (c == 0 && pa > pb) {
+		a, b, pa, pb = b, a, pb, pa
+	}
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for _, x := range a {
+		h = (h ^ uint64(x)) * prime
+	}
+	for _, x := range b {
+		h = (h ^ uint64(x)) * prime
+	}
+	var t [7]byte
+	binary.BigEndian.PutUint16(t[0:], pa)
+	binary.BigEndian.PutUint16(t[2:], pb)
+	t[4] = proto
+	binary.BigEndian.PutUint16(t[5:], vlan)
+	for _, x := range t {
+		h = (h ^ uint64(x)) * prime
+	}
+	return h
+}
+
+func compare16(a, b [16]byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// newAlert builds an alert from a scored record.
+func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contribution) *Alert {
+	id := &j.id
+	a := &Alert{
+		Timestamp:   Time(j.at),
+		EventType:   "anomaly",
+		FlowID:      j.hash & flowIDMask,
+		SrcIP:       id.Src,
+		DestIP:      id.Dst,
+		Proto:       ProtoName(id.Proto),
+		CommunityID: j.community,
+		Score:       Float(s.Ensemble),
+		Scores:      ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
+		Threshold:   Float(th.Ensemble),
+		Thresholds:  ModelScores{IForest: Float(th.IForest), KMeans: Float(th.KMeans)},
+		TopFeatures: make([]TopFeature, len(top)),
+		Model:       model,
+		Final:       j.final,
+		Flow: AlertFlow{
+			PktsToServer:  j.fwdPkts,
+			PktsToClient:  j.bwdPkts,
+			BytesToServer: j.fwdBytes,
+			BytesToClient: j.bwdBytes,
+			Start:         Time(id.Start),
+			End:           Time(id.End),
+			Seq:           j.seq,
+		},
+	}
+	if j.final {
+		a.Flow.Reason = j.reason.String()
+	}
+	if isICMP(id.Proto) {
+		t, c := uint8(id.Sport>>8), uint8(id.Sport)
+		a.ICMPType, a.ICMPCode = &t, &c
+	} else {
+		sp, dp := id.Sport, id.Dport
+		a.SrcPort, a.DestPort = &sp, &dp
+	}
+	if id.VLAN != 0 {
+		a.VLAN = []uint16{id.VLAN}
+	}
+	for i, c := range top {
+		a.TopFeatures[i] = TopFeature{Name: c.Name, Value: Float(c.Value), Baseline: [2]Float{Float(c.Lo), Float(c.Hi)}, Share: Float(c.Share)}
+	}
+	return a
+}

@@ -1,0 +1,529 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-nids/vigil/capture"
+	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/models"
+)
+
+// Config configures a Pipeline. Zero fields take the defaults shown.
+type Config struct {
+	// Workers is the number of scoring goroutines (default GOMAXPROCS).
+	// Records are sharded across them by flow key hash, so the records of
+	// one flow are scored in order.
+	Workers int
+	// QueueLen is each worker's queue length in records (default 1024).
+	QueueLen int
+	// Block makes the capture goroutine wait for queue space instead of
+	// dropping the vector. Use it for offline replay as fast as possible,
+	// where results must not depend on machine speed; leave it false for
+	// live capture and --realtime, where falling behind must not stall the
+	// capture. Records emitted by the final Flush always wait.
+	Block bool
+
+	// ScoreInterval is how often, in capture time, active flows are scored
+	// before they end (default 5s; negative: only when flows end).
+	ScoreInterval time.Duration
+	// NewExtractor overrides the extractor (tests); nil builds a
+	// features.Extractor from Extractor.
+	NewExtractor NewExtractorFunc
+
+	// Realtime paces the replay at capture speed using Clock.
+	Realtime bool
+	// Clock measures elapsed time and scoring latency and paces Realtime
+	// (default WallClock).
+	Clock Clock
+
+	// TopFeatures is the number of features named per alert (default 5).
+	TopFeatures int
+	// RealertMargin: once a flow record (key and Seq) has alerted with
+	// ensemble score s, it alerts again only when its score exceeds
+	// s*(1+RealertMargin) (default 0.1: 10% higher; negative: never
+	// repeat). The final record of a flow that alerted while active is
+	// therefore reported only if its score rose by that margin.
+	RealertMargin float64
+
+	// KernelStats, when set, returns the capture's kernel counters (live
+	// capture); it is polled with the metrics and once at the end.
+	KernelStats func() (received, dropped uint64, err error)
+	// Interrupt, when set, is called once if ctx is canceled before the
+	// input ends, to unblock a pending ReadPacket (cmd/detect passes the
+	// live source's Close). It runs on another goroutine.
+	Interrupt func()
+
+	// Metrics, when set, is updated as the pipeline runs.
+	Metrics *Metrics
+
+	// AnomalyPcap, when set, receives the packets of flows that raised
+	// alerts as a pcap file (see the anomalyPcap doc); it is flushed, not
+	// closed, at the end.
+	AnomalyPcap io.Writer
+	// PcapRingBytes bounds the recent-packet ring (default 32 MiB).
+	PcapRingBytes int
+	// PcapMaxPerFlow bounds the packets written per alerted flow (default 10000).
+	PcapMaxPerFlow int
+}
+
+const (
+	defaultQueueLen      = 1024
+	defaultScoreInterval = 5 * time.Second
+	defaultTopFeatures   = 5
+	defaultRealert       = 0.1
+	defaultRingBytes     = 32 << 20
+	defaultMaxPerFlow    = 10000
+	publishEvery         = 1 << 14 // packets between metric publications
+	maxDedupPerWorker    = 1 << 16
+)
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = defaultQueueLen
+	}
+	if c.ScoreInterval == 0 {
+		c.ScoreInterval = defaultScoreInterval
+	}
+	if c.Clock == nil {
+		c.Clock = WallClock{}
+	}
+	if c.TopFeatures <= 0 {
+		c.TopFeatures = defaultTopFeatures
+	}
+	if c.RealertMargin == 0 {
+		c.RealertMargin = defaultRealert
+	}
+	if c.PcapRingBytes <= 0 {
+		c.PcapRingBytes = defaultRingBytes
+	}
+	if c.PcapMaxPerFlow <= 0 {
+		c.PcapMaxPerFlow = defaultMaxPerFlow
+	}
+	return c
+}
+
+// job is one record on its way to a worker. It is passed by value; vec
+// comes from the pipeline's vector pool and goes back after scoring.
+type job struct {
+	id                 features.FlowID
+	community          string
+	fwdPkts, bwdPkts   uint64
+	fwdBytes, bwdBytes uint64
+	final              bool
+	reason             features.EndReason
+	seq                uint32
+	at                 int64  // scoring moment, capture time
+	hash               uint64 // FlowKeyHash
+	queued             time.Time
+	vec                []float64
+}
+
+// vecPool is a bounded free list of vectors: buffers cross goroutines
+// (capture → worker), so they are recycled through a channel rather than
+// allocated per record.
+type vecPool chan []float64
+
+func (p vecPool) get(n int) []float64 {
+	select {
+	case v := <-p:
+		if cap(v) >= n {
+			return v[:n]
+		}
+	default:
+	}
+	return make([]float64, n)
+}
+
+func (p vecPool) put(v []float64) {
+	select {
+	case p <- v:
+	default:
+	}
+}
+
+// Pipeline scores flows from a capture source against a model.
+type Pipeline struct {
+	cfg   Config
+	model Model
+	th    Thresholds
+	hash  string
+}
+
+// New returns a pipeline for model. cfg is copied.
+func New(model Model, cfg Config) *Pipeline {
+	return &Pipeline{cfg: cfg.withDefaults(), model: model, th: model.Thresholds(), hash: model.Hash()}
+}
+
+// run is the state of one Run.
+type run struct {
+	p      *Pipeline
+	cfg    *Config
+	queues []chan job
+	pool   vecPool
+	alerts chan *Alert
+	pcap   *anomalyPcap
+
+	now     int64 // capture time of the packet being processed
+	block   bool  // wait for queue space (Block, or the final Flush)
+	records uint64
+	finals  uint64
+	drops   atomic.Uint64
+
+	scored      atomic.Uint64
+	byModel     [3]atomic.Uint64 // ensemble, iforest, kmeans
+	alertsSent  uint64
+	sinkErr     error
+	kernMu      sync.Mutex
+	kernRecv    uint64
+	kernDrop    uint64
+	kernStatsOK bool
+}
+
+// Run reads src until io.EOF, a read error or ctx's cancellation, scoring
+// every flow record and sending alerts to sinks in order. On any of these
+// it stops reading, flushes the extractor (so every open flow is scored),
+// drains the queues, writes every alert and closes every sink: no alert
+// is lost to a cancellation. Run closes the sinks it is given.
+//
+// The error is the read error (not io.EOF, and not one that follows
+// cancellation), or the first sink or pcap error; the Summary is filled in
+// either case. Cancellation is not an error.
+func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (Summary, error) {
+	cfg := p.cfg
+	r := &run{p: p, cfg: &cfg, block: cfg.Block}
+	r.queues = make([]chan job, cfg.Workers)
+	for i := range r.queues {
+		r.queues[i] = make(chan job, cfg.QueueLen)
+	}
+	r.pool = make(vecPool, cfg.Workers*(cfg.QueueLen+2))
+	r.alerts = make(chan *Alert, 256)
+	if cfg.AnomalyPcap != nil {
+		r.pcap = newAnomalyPcap(cfg.AnomalyPcap, cfg.PcapRingBytes, cfg.PcapMaxPerFlow)
+	}
+
+	newExt := cfg.NewExtractor
+	if newExt == nil {
+		newExt = cfg.defaultExtractor()
+	}
+	ext := newExt(r.emit)
+
+	var wg sync.WaitGroup
+	for i := range r.queues {
+		wg.Add(1)
+		go func(q chan job) {
+			defer wg.Done()
+			r.worker(q)
+		}(r.queues[i])
+	}
+	alertDone := make(chan struct{})
+	go func() {
+		defer close(alertDone)
+		r.sendAlerts(sinks)
+	}()
+
+	// Cancellation: snapshot the kernel counters (a closed live source
+	// may not report them), then unblock a pending read.
+	stopWatch := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-ctx.Done():
+		case <-stopWatch:
+			if ctx.Err() == nil {
+				return
+			}
+		}
+		r.pollKernel()
+		if cfg.Interrupt != nil {
+			cfg.Interrupt()
+		}
+	}()
+
+	start := cfg.Clock.Now()
+	sum, readErr := r.capture(ctx, src, ext)
+	close(stopWatch)
+	<-watchDone
+
+	r.block = true
+	ext.Flush()
+	for _, q := range r.queues {
+		close(q)
+	}
+	wg.Wait()
+	close(r.alerts)
+	<-alertDone
+
+	var pcapErr error
+	if r.pcap != nil {
+		pcapErr = r.pcap.close()
+		sum.PcapPackets = r.pcap.written
+		sum.Dropped.Pcap = r.pcap.dropped
+		if pcapErr != nil {
+			pcapErr = fmt.Errorf("write anomaly pcap: %w", pcapErr)
+		}
+	}
+	var closeErr error
+	for _, s := range sinks {
+		if err := s.Close(); err != nil && closeErr == nil {
+			closeErr = err
+		}
+	}
+	elapsed := cfg.Clock.Now().Sub(start)
+
+	r.pollKernel()
+	fs := ext.Stats()
+	sum.Malformed = fs.Malformed
+	sum.Flows = r.finals
+	sum.Records = r.records
+	sum.Scored = r.scored.Load()
+	sum.Alerts = r.alertsSent
+	sum.AlertsByModel = map[string]uint64{
+		"ensemble": r.byModel[0].Load(), "iforest": r.byModel[1].Load(), "kmeans": r.byModel[2].Load(),
+	}
+	sum.Protocols = fs.Protocols
+	if sum.Protocols == nil {
+		sum.Protocols = map[string]uint64{}
+	}
+	sum.Dropped.Kernel = r.kernDrop
+	sum.Dropped.Internal = r.drops.Load()
+	sum.ElapsedSeconds = elapsed.Seconds()
+	if sum.ElapsedSeconds > 0 {
+		sum.PacketsPerSecond = float64(sum.Packets) / sum.ElapsedSeconds
+	}
+	cfg.Metrics.publish(sum.Packets, sum.Bytes, &fs, r.kernDrop, sum.Dropped.Internal)
+
+	return sum, errors.Join(readErr, r.sinkErr, pcapErr, closeErr)
+}
+
+func (r *run) pollKernel() {
+	if r.cfg.KernelStats == nil {
+		return
+	}
+	r.kernMu.Lock()
+	defer r.kernMu.Unlock()
+	if recv, drop, err := r.cfg.KernelStats(); err == nil {
+		r.kernRecv, r.kernDrop, r.kernStatsOK = recv, drop, true
+	}
+}
+
+// capture is the capture goroutine's loop (it runs on Run's goroutine).
+func (r *run) capture(ctx context.Context, src capture.Source, ext Extractor) (Summary, error) {
+	var sum Summary
+	cfg := r.cfg
+	done := ctx.Done()
+	var pace struct {
+		on        bool
+		cap0      int64
+		wall0     time.Time
+		nextCheck int64
+	}
+	for {
+		select {
+		case <-done:
+			return sum, nil
+		default:
+		}
+		data, ci, err := src.ReadPacket()
+		if err != nil {
+			if err == io.EOF || ctx.Err() != nil {
+				return sum, nil
+			}
+			return sum, fmt.Errorf("read packet %d: %w", sum.Packets+1, err)
+		}
+		if sum.Packets == 0 {
+			sum.CaptureStart = Time(ci.Timestamp)
+		}
+		if ci.Timestamp > int64(sum.CaptureEnd) {
+			sum.CaptureEnd = Time(ci.Timestamp)
+		}
+		if cfg.Realtime {
+			if !pace.on {
+				pace.on, pace.cap0, pace.wall0 = true, ci.Timestamp, cfg.Clock.Now()
+			} else if ci.Timestamp >= pace.nextCheck {
+				ahead := time.Duration(ci.Timestamp-pace.cap0) - cfg.Clock.Now().Sub(pace.wall0)
+				if ahead > time.Millisecond {
+					// Canceled while waiting: the packet is still processed,
+					// and the loop stops at the next check.
+					_ = cfg.Clock.Sleep(ctx, ahead)
+				}
+				// Packets closer than 1 ms of capture time are not paced
+				// one by one.
+				pace.nextCheck = ci.Timestamp + int64(time.Millisecond)
+			}
+		}
+		sum.Packets++
+		sum.Bytes += uint64(ci.Length)
+		if ci.Timestamp > r.now {
+			r.now = ci.Timestamp
+		}
+		if r.pcap != nil {
+			r.pcap.packet(data, &ci)
+		}
+		ext.Process(data, ci)
+		if sum.Packets%publishEvery == 0 && cfg.Metrics != nil {
+			r.pollKernel()
+			fs := ext.Stats()
+			r.kernMu.Lock()
+			kd := r.kernDrop
+			r.kernMu.Unlock()
+			cfg.Metrics.publish(sum.Packets, sum.Bytes, &fs, kd, r.drops.Load())
+		}
+	}
+}
+
+// emit receives the extractor's records on the capture goroutine.
+func (r *run) emit(rec *features.Record) {
+	r.records++
+	if rec.Final {
+		r.finals++
+	}
+	h := FlowKeyHash(&rec.FlowID)
+	q := r.queues[h%uint64(len(r.queues))]
+	if !r.block && len(q) == cap(q) {
+		r.drops.Add(1)
+		return
+	}
+	at := max(r.now, rec.End)
+	v := r.pool.get(len(rec.Vector))
+	copy(v, rec.Vector)
+	j := job{
+		id: rec.FlowID, community: rec.CommunityID,
+		fwdPkts: rec.FwdPackets, bwdPkts: rec.BwdPackets, fwdBytes: rec.FwdBytes, bwdBytes: rec.BwdBytes,
+		final: rec.Final, reason: rec.Reason, seq: rec.Seq, at: at, hash: h, vec: v,
+	}
+	if r.cfg.Metrics != nil {
+		j.queued = r.cfg.Clock.Now()
+	}
+	if r.block {
+		q <- j
+		return
+	}
+	select {
+	case q <- j:
+	default: // only this goroutine sends, but stay safe
+		r.drops.Add(1)
+		r.pool.put(v)
+	}
+}
+
+// dedupKey identifies one flow record: the key and its Seq.
+type dedupKey struct {
+	src, dst     [16]byte
+	sport, dport uint16
+	proto        uint8
+	vlan         uint16
+	seq          uint32
+}
+
+type dedupEntry struct {
+	score float64
+	at    int64
+}
+
+// worker scores the records of its shard. The records of one flow come to
+// one worker in order, so the dedup state needs no lock.
+func (r *run) worker(q chan job) {
+	p := r.p
+	sc := p.model.NewScorer()
+	m := r.cfg.Metrics
+	seen := make(map[dedupKey]dedupEntry)
+	var contrib []models.Contribution
+	for j := range q {
+		s := sc.Score(j.vec)
+		r.scored.Add(1)
+		if m != nil {
+			m.scored.Inc()
+			m.latency.Observe(r.cfg.Clock.Now().Sub(j.queued).Seconds())
+		}
+		k := dedupKey{src: j.id.Src.As16(), dst: j.id.Dst.As16(), sport: j.id.Sport, dport: j.id.Dport,
+			proto: j.id.Proto, vlan: j.id.VLAN, seq: j.seq}
+		alert := s.Ensemble >= p.th.Ensemble
+		if alert {
+			if e, ok := seen[k]; ok {
+				alert = r.cfg.RealertMargin >= 0 && s.Ensemble > e.score*(1+r.cfg.RealertMargin)
+			}
+		}
+		switch {
+		case j.final:
+			delete(seen, k)
+		case alert:
+			if len(seen) >= maxDedupPerWorker {
+				pruneDedup(seen, j.at)
+			}
+			seen[k] = dedupEntry{score: s.Ensemble, at: j.at}
+		}
+		if alert {
+			contrib = sc.Explain(contrib[:0], j.vec, r.cfg.TopFeatures)
+			a := newAlert(&j, s, p.th, p.hash, contrib)
+			r.byModel[0].Add(1)
+			if s.IForest >= p.th.IForest {
+				r.byModel[1].Add(1)
+			}
+			if s.KMeans >= p.th.KMeans {
+				r.byModel[2].Add(1)
+			}
+			if m != nil {
+				m.alerts.WithLabelValues("ensemble").Inc()
+				if s.IForest >= p.th.IForest {
+					m.alerts.WithLabelValues("iforest").Inc()
+				}
+				if s.KMeans >= p.th.KMeans {
+					m.alerts.WithLabelValues("kmeans").Inc()
+				}
+			}
+			r.alerts <- a
+		}
+		r.pool.put(j.vec)
+	}
+}
+
+// pruneDedup bounds a worker's dedup map. Entries normally leave when the
+// flow's final record is scored; one whose final record was dropped would
+// stay, so when the map is full, entries not updated for 10 minutes of
+// capture time go, and if none qualifies, an arbitrary quarter.
+func pruneDedup(seen map[dedupKey]dedupEntry, now int64) {
+	const stale = int64(10 * time.Minute)
+	for k, e := range seen {
+		if now-e.at > stale {
+			delete(seen, k)
+		}
+	}
+	if len(seen) < maxDedupPerWorker {
+		return
+	}
+	n := len(seen) / 4
+	for k := range seen {
+		if n == 0 {
+			break
+		}
+		delete(seen, k)
+		n--
+	}
+}
+
+// sendAlerts is the one goroutine that writes alerts, so sinks see them in
+// one order.
+func (r *run) sendAlerts(sinks []Sink) {
+	for a := range r.alerts {
+		r.alertsSent++
+		for _, s := range sinks {
+			if err := s.Send(a); err != nil && r.sinkErr == nil {
+				r.sinkErr = err
+			}
+		}
+		if r.pcap != nil {
+			r.pcap.mark(a.FlowID)
+		}
+	}
+}

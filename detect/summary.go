@@ -1,0 +1,82 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Summary describes one run. Its JSON form is what `detect --summary FILE`
+// writes; WriteText is the human form printed at exit.
+type Summary struct {
+	Packets   uint64 `json:"packets"`
+	Bytes     uint64 `json:"bytes"`
+	Malformed uint64 `json:"malformed"`
+	Flows     uint64 `json:"flows"`   // final flow records
+	Records   uint64 `json:"records"` // records emitted, interim snapshots included
+	Scored    uint64 `json:"scored"`  // records scored (Records - Dropped.Internal)
+	Alerts    uint64 `json:"alerts"`
+	// AlertsByModel counts alerts whose per-model score reached that
+	// model's own threshold ("iforest", "kmeans"); "ensemble" counts all.
+	AlertsByModel map[string]uint64 `json:"alerts_by_model"`
+	Protocols     map[string]uint64 `json:"protocols"`
+	Dropped       Drops             `json:"dropped"`
+	// PcapPackets is the number of packets written to the anomaly pcap.
+	PcapPackets      uint64  `json:"pcap_packets,omitempty"`
+	ElapsedSeconds   float64 `json:"elapsed_seconds"`
+	PacketsPerSecond float64 `json:"packets_per_second"`
+	// CaptureStart and CaptureEnd span the packets' own timestamps.
+	CaptureStart Time `json:"capture_start"`
+	CaptureEnd   Time `json:"capture_end"`
+}
+
+// Drops counts what was lost.
+type Drops struct {
+	Kernel   uint64 `json:"kernel"`   // packets the kernel dropped (live capture)
+	Internal uint64 `json:"internal"` // flow vectors dropped because scoring fell behind
+	Pcap     uint64 `json:"pcap"`     // alerted-flow packets not written (ring evicted, per-flow bound, link type)
+}
+
+// WriteJSON writes s as one indented JSON object.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteText writes the human summary.
+func (s *Summary) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "packets   %d (%d bytes, %d malformed)\n", s.Packets, s.Bytes, s.Malformed)
+	fmt.Fprintf(&b, "flows     %d (%d records, %d scored)\n", s.Flows, s.Records, s.Scored)
+	fmt.Fprintf(&b, "alerts    %d", s.Alerts)
+	if len(s.AlertsByModel) > 0 {
+		fmt.Fprintf(&b, " (iforest %d, kmeans %d)", s.AlertsByModel["iforest"], s.AlertsByModel["kmeans"])
+	}
+	b.WriteByte('\n')
+	fmt.Fprintf(&b, "dropped   kernel %d, internal %d\n", s.Dropped.Kernel, s.Dropped.Internal)
+	if len(s.Protocols) > 0 {
+		b.WriteString("protocols")
+		keys := make([]string, 0, len(s.Protocols))
+		for k := range s.Protocols {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "%s %s %d", sep, k, s.Protocols[k])
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "elapsed   %.3f s, %.0f packets/s\n", s.ElapsedSeconds, s.PacketsPerSecond)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
