@@ -1,0 +1,123 @@
+package traincmd
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-nids/vigil/internal/cli"
+	"github.com/vigil-nids/vigil/models/bundle"
+)
+
+const baseline = "../../testdata/lab/baseline.pcap.gz"
+
+func run(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	e := &Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(k string) string { return env[k] },
+		Now: func() time.Time { return time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC) }}
+	code := cli.Run(New(e), args, &stderr)
+	return code, stderr.String()
+}
+
+func TestTrainReproducible(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.vgl"), filepath.Join(dir, "b.vgl")
+	for _, out := range []string{a, b} {
+		if code, errs := run(t, nil, "--pcap", baseline, "--out", out, "--seed", "7", "-q"); code != 0 {
+			t.Fatalf("train: exit %d: %s", code, errs)
+		}
+	}
+	ba, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ba, bb) {
+		t.Fatal("same seed and input gave different bundles")
+	}
+	m, err := bundle.Load(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Forest == nil || m.KMeans == nil || m.Meta.Seed != 7 || len(m.Meta.Inputs) != 1 || m.Meta.Packets == 0 {
+		t.Fatalf("bundle incomplete: forest %v kmeans %v meta %+v", m.Forest != nil, m.KMeans != nil, m.Meta)
+	}
+	if !(m.Thresholds.IForest > 0 && m.Thresholds.IForest < 1 && m.Thresholds.KMeans > 0 && m.Thresholds.Ensemble > 0) {
+		t.Fatalf("thresholds %+v", m.Thresholds)
+	}
+	// A different seed must give a different forest.
+	c := filepath.Join(dir, "c.vgl")
+	if code, errs := run(t, nil, "--pcap", baseline, "--out", c, "--seed", "8", "-q"); code != 0 {
+		t.Fatal(errs)
+	}
+	bc, _ := os.ReadFile(c)
+	if bytes.Equal(ba, bc) {
+		t.Fatal("different seeds gave identical bundles")
+	}
+}
+
+func TestTrainRefusals(t *testing.T) {
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "exists.vgl")
+	os.WriteFile(exists, []byte("precious"), 0o644)
+	garbage := filepath.Join(dir, "garbage.pcap")
+	os.WriteFile(garbage, []byte("this is not a capture at all"), 0o644)
+	badCfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badCfg, []byte("pcap: [x]\ntrees: 10\nmodle: kmeans\n"), 0o644)
+	out := filepath.Join(dir, "m.vgl")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no input", []string{"--out", out}, "no input"},
+		{"no out", []string{"--pcap", baseline}, "no --out"},
+		{"missing capture", []string{"--pcap", filepath.Join(dir, "nope.pcap"), "--out", out}, "nope.pcap"},
+		{"not a capture", []string{"--pcap", garbage, "--out", out}, "not a pcap"},
+		{"too few flows", []string{"--pcap", baseline, "--out", out, "--min-flows", "100000"}, "need at least 100000"},
+		{"output exists", []string{"--pcap", baseline, "--out", exists}, "--force"},
+		{"bad k", []string{"--pcap", baseline, "--out", out, "--k", "zero"}, "--k"},
+		{"unknown config key", []string{"--config", badCfg, "--out", out}, "unknown key(s) modle"},
+		{"bad flag", []string{"--pcap", baseline, "--out", out, "--trees", "many"}, "--trees"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, errs := run(t, nil, tc.args...)
+			if code != cli.ExitUsage {
+				t.Fatalf("exit %d, want 2; stderr %q", code, errs)
+			}
+			lines := strings.Split(strings.TrimSpace(errs), "\n")
+			if len(lines) != 1 || !strings.Contains(errs, tc.want) {
+				t.Fatalf("stderr %q: want one line mentioning %q", errs, tc.want)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(exists); string(b) != "precious" {
+		t.Fatal("an existing output was overwritten")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused run left an output file")
+	}
+}
+
+func TestTrainEnvAndConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "train.yaml")
+	os.WriteFile(cfg, []byte("pcap: ["+baseline+"]\ntrees: 10\nseed: 3\n"), 0o644)
+	out := filepath.Join(dir, "m.vgl")
+	// file says 10 trees, env says 20, flag says nothing: env wins.
+	if code, errs := run(t, map[string]string{"VIGIL_TREES": "20"}, "--config", cfg, "--out", out, "-q"); code != 0 {
+		t.Fatal(errs)
+	}
+	m, err := bundle.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Forest.Trees); n != 20 {
+		t.Fatalf("trees = %d, want 20 (env over file)", n)
+	}
+	if m.Meta.Seed != 3 {
+		t.Fatalf("seed = %d, want 3 (from the file)", m.Meta.Seed)
+	}
+}
