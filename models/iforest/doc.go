@@ -27,13 +27,26 @@
 // Tree t is grown with its own PCG generator seeded from (Seed, t), so a
 // seed gives bit-identical trees whatever Config.Workers is.
 //
-// # Allocation
+// # Allocation and layout
 //
 // Score does not allocate and is safe for concurrent use. ScoreBatch and
 // Explain write into dst and allocate only when its capacity is too small
-// (ScoreBatch also starts its goroutines). Fit, Validate and UnmarshalJSON
-// allocate the trees and the compiled scoring form: all trees' nodes in one
-// flat slice of 16-byte nodes, breadth first with siblings adjacent and the
-// path length term precomputed at the leaves, about 16 KiB per tree for
-// ψ = 256. There are no pointers between nodes.
+// (ScoreBatch with more than one worker also starts goroutines). Fit,
+// Validate and UnmarshalJSON allocate the trees and the compiled scoring
+// form: all trees' nodes in one flat slice of 16-byte nodes (no pointers),
+// each tree breadth first with siblings adjacent, leaves looping to
+// themselves and carrying their precomputed path length term. Scoring a
+// tree is then a fixed number of steps (the forest's depth, ≤ ⌈log2 ψ⌉)
+// with the child chosen by a flag set instead of a branch; Score runs four
+// trees at a time and ScoreBatch four rows at a time through one tree, so
+// independent traversals overlap in the CPU. The compiled form takes about
+// 10 KiB per tree for ψ = 256.
+//
+// # Files
+//
+// The exported fields of Forest and Tree are the file form, in
+// scikit-learn's layout (children indices, -1 at leaves). UnmarshalJSON
+// runs Validate, so a Forest decoded from JSON is either ready to score or
+// an error; Validate bounds every count, so a forest that passes it cannot
+// panic, loop or return NaN.
 package iforest
