@@ -28,13 +28,29 @@ const sklearnInertia1e6 = 1460477.29
 // BenchmarkKMeansFit: k = 8, 20 features, 1e6 uniform rows, NInit = 1,
 // the setting of ../shared/bench/sklearn_speed.py. It fails if the inertia is
 // more than 1% away from scikit-learn's.
-func BenchmarkKMeansFit(b *testing.B) {
+func BenchmarkKMeansFit(b *testing.B) { benchFit(b, Config{K: 8, NInit: 1, Seed: 1}) }
+
+// BenchmarkKMeansFitHamerly is BenchmarkKMeansFit with Hamerly's single
+// lower bound instead of Elkan's k bounds (what Fit uses when n·k is large).
+func BenchmarkKMeansFitHamerly(b *testing.B) {
+	old := elkanMaxBounds
+	elkanMaxBounds = 0
+	defer func() { elkanMaxBounds = old }()
+	benchFit(b, Config{K: 8, NInit: 1, Seed: 1})
+}
+
+// BenchmarkKMeansFitMiniBatch is the same data with batches of 4096 rows.
+func BenchmarkKMeansFitMiniBatch(b *testing.B) {
+	benchFit(b, Config{K: 8, NInit: 1, Seed: 1, MiniBatch: 4096})
+}
+
+func benchFit(b *testing.B, cfg Config) {
 	X := uniformRows(1_000_000, 20, 7)
 	b.ReportAllocs()
 	var m *Model
 	for b.Loop() {
 		var err error
-		if m, err = Fit(X, Config{K: 8, NInit: 1, Seed: 1}); err != nil {
+		if m, err = Fit(X, cfg); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -46,4 +62,33 @@ func BenchmarkKMeansFit(b *testing.B) {
 	b.ReportMetric(sec, "s/fit")
 	b.ReportMetric(float64(m.Iterations), "iters")
 	b.ReportMetric(m.Inertia(), "inertia")
+}
+
+// BenchmarkKMeansScore scores 1e5 uniform rows against a k = 8 model fitted
+// on 20 features, with Normalize set.
+func BenchmarkKMeansScore(b *testing.B) {
+	m, err := Fit(uniformRows(20_000, 20, 3), Config{K: 8, Seed: 1, Normalize: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	X := uniformRows(100_000, 20, 4)
+	rows := make([][]float64, 100_000)
+	for i := range rows {
+		rows[i] = X.RawRowView(i)
+	}
+	b.ReportAllocs()
+	n := 0
+	var sum float64
+	for b.Loop() {
+		for _, x := range rows {
+			sum += m.Score(x)
+		}
+		n += len(rows)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+	// Rows from the training distribution sit around one radius out: the
+	// mean normalised score must be near 1, not 0, NaN or huge.
+	if mean := sum / float64(n); !(mean > 0.5 && mean < 1.5) {
+		b.Fatalf("mean score %v; want ≈ 0.8", mean)
+	}
 }

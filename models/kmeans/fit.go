@@ -321,100 +321,164 @@ func (f *fitter) initPP(rng *rand.Rand, centers, closest, cum []float64) {
 	}
 }
 
-// lloyd runs k-means++ then Lloyd iterations with Hamerly's (2010) bounds:
-// per row an upper bound on the distance to its own centre and a lower bound
-// on the distance to any other; a row is only compared with every centre
-// when the bounds cannot prove its assignment unchanged. On return labels
+// elkanMaxBounds caps the memory of Elkan's per-row, per-centre lower bounds
+// (8 bytes each): above it, lloyd falls back to Hamerly's single bound.
+var elkanMaxBounds = 1 << 25 // 256 MiB; a variable so tests can force Hamerly
+
+// lloyd runs k-means++ then Lloyd iterations accelerated by the triangle
+// inequality. Every row keeps an upper bound on the distance to its own
+// centre and lower bounds on the distance to the others: one per centre
+// (Elkan 2003) when n·k ≤ elkanMaxBounds, else one for all of them (Hamerly
+// 2010). After centres move by shift[j], the bounds are loosened by those
+// shifts; a row is compared with a centre only when the bounds cannot rule
+// it out. Centre sums are updated incrementally from the rows that changed
+// cluster, through per-chunk deltas reduced in chunk order. On return labels
 // and dist hold each row's final cluster and Euclidean distance to it.
 func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32, dist []float64) *run {
 	n, d, k := f.n, f.d, f.k
+	elkan := k > 1 && n*k <= elkanMaxBounds
+	nb := 1
+	if elkan {
+		nb = k
+	}
 	upper := make([]float64, n)
-	lower := make([]float64, n)
+	lower := make([]float64, n*nb)
 	centers := make([]float64, k*d)
-	f.initPP(rng, centers, upper, lower) // upper and lower double as k-means++ scratch
+	f.initPP(rng, centers, upper, lower[:n]) // upper and lower double as k-means++ scratch
 	for i := range n {
 		upper[i] = math.Inf(1)
-		lower[i] = 0
 		labels[i] = 0
 	}
+	clear(lower)
 	newCenters := make([]float64, k*d)
 	half := make([]float64, k)      // half the distance to the nearest other centre
+	cc := make([]float64, k*k)      // half the distance between centres a and b
 	shift := make([]float64, k)     // how far each centre moved in the last update
 	runSums := make([]float64, k*d) // Σ x per cluster, kept up to date by deltas
 	totals := make([]int, k)
-	var maxShift, maxShift2 float64 // largest and second-largest shift
+	var maxShift, maxShift2 float64 // largest and second-largest shift (Hamerly)
 	maxIdx := -1
 
 	iter := 0
 	relocated := false
-	for iter < maxIter {
-		f.halfMin(centers, half)
-		first := iter == 0
+	var inertia float64
+	for final := false; ; {
+		first := iter == 0 && !final
+		f.halfDistances(centers, half, cc)
 		f.run(func(c, lo, hi int) {
-			// Hamerly's incremental update: a chunk records only the rows
-			// that changed cluster, as deltas to the running sums.
 			sums := f.sums[c*k*d : (c+1)*k*d]
 			cnt := f.counts[c*k : (c+1)*k]
 			clear(sums)
 			clear(cnt)
 			changed := 0
+			var sse float64
 			for i := lo; i < hi; i++ {
 				x := f.row(i)
 				a := int(labels[i])
 				u := upper[i] + shift[a]
-				l := lower[i] - maxShift
-				if a == maxIdx {
-					l = lower[i] - maxShift2
-				}
-				if m := max(half[a], l); first || u > m {
-					u = math.Sqrt(sqDist(x, centers[a*d:(a+1)*d]))
-					if first || u > m {
-						b1, b2, bj := math.Inf(1), math.Inf(1), 0
-						for j := range k {
-							v := sqDistBound(x, centers[j*d:(j+1)*d], b2)
-							if v < b1 {
-								b1, b2, bj = v, b1, j
-							} else if v < b2 {
-								b2 = v
-							}
-						}
-						if first || bj != a {
-							changed++
-							if !first {
-								s := sums[a*d : (a+1)*d]
-								for j, v := range x {
-									s[j] -= v
-								}
-								cnt[a]--
-							}
-							s := sums[bj*d : (bj+1)*d]
-							for j, v := range x {
-								s[j] += v
-							}
-							cnt[bj]++
-							labels[i] = int32(bj)
-						}
-						u, l = math.Sqrt(b1), math.Sqrt(b2)
+				if elkan {
+					lb := lower[i*k : (i+1)*k : (i+1)*k]
+					for j, s := range shift {
+						lb[j] -= s
 					}
+					switch {
+					case first:
+						u = math.Inf(1)
+						for j := range k {
+							v := math.Sqrt(sqDist(x, centers[j*d:(j+1)*d]))
+							lb[j] = v
+							if v < u {
+								u, a = v, j
+							}
+						}
+					case u > half[a]:
+						tight := false
+						for j := range k {
+							if j == a || u <= lb[j] || u <= cc[a*k+j] {
+								continue
+							}
+							if !tight {
+								u = math.Sqrt(sqDist(x, centers[a*d:(a+1)*d]))
+								lb[a] = u
+								tight = true
+								if u <= lb[j] || u <= cc[a*k+j] {
+									continue
+								}
+							}
+							v := math.Sqrt(sqDist(x, centers[j*d:(j+1)*d]))
+							lb[j] = v
+							if v < u {
+								u, a = v, j
+							}
+						}
+					}
+				} else {
+					l := lower[i] - maxShift
+					if a == maxIdx {
+						l = lower[i] - maxShift2
+					}
+					if m := max(half[a], l); first || u > m {
+						u = math.Sqrt(sqDist(x, centers[a*d:(a+1)*d]))
+						if first || u > m {
+							b1, b2, bj := math.Inf(1), math.Inf(1), 0
+							for j := range k {
+								v := sqDistBound(x, centers[j*d:(j+1)*d], b2)
+								if v < b1 {
+									b1, b2, bj = v, b1, j
+								} else if v < b2 {
+									b2 = v
+								}
+							}
+							a = bj
+							u, l = math.Sqrt(b1), math.Sqrt(b2)
+						}
+					}
+					lower[i] = l
 				}
-				upper[i], lower[i] = u, l
+				upper[i] = u
+				if old := int(labels[i]); first || a != old {
+					changed++
+					if !first {
+						s := sums[old*d : (old+1)*d]
+						for j, v := range x {
+							s[j] -= v
+						}
+						cnt[old]--
+					}
+					s := sums[a*d : (a+1)*d]
+					for j, v := range x {
+						s[j] += v
+					}
+					cnt[a]++
+					labels[i] = int32(a)
+				}
+				if final {
+					s2 := sqDist(x, centers[a*d:(a+1)*d])
+					dist[i] = math.Sqrt(s2)
+					sse += s2
+				}
 			}
 			f.ipart[c] = changed
+			f.part[c*partWidth] = sse
 		})
+		if final {
+			inertia = f.sumPart(0)
+			break
+		}
 		iter++
 		changed := 0
 		for c := range f.nChunks {
 			changed += f.ipart[c]
 		}
 		f.addDeltas(runSums, totals)
-		copy(newCenters, runSums)
 		if iter > 1 && changed == 0 && !relocated {
 			// Same labels, so the same sums: the centres cannot move.
 			clear(shift)
 			maxShift, maxShift2, maxIdx = 0, 0, -1
-			break
+			final = true
+			continue
 		}
-		relocated = f.relocateEmpty(centers, runSums, totals, labels, dist, upper, lower)
+		relocated = f.relocateEmpty(centers, runSums, totals, labels, dist, upper, lower, nb)
 		copy(newCenters, runSums)
 		var tot float64
 		maxShift, maxShift2, maxIdx = 0, 0, -1
@@ -438,24 +502,25 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 			}
 		}
 		centers, newCenters = newCenters, centers
-		if tot <= tol {
-			break
-		}
+		// The last pass re-assigns the rows to the moved centres, as
+		// scikit-learn's final E-step, and measures the distances.
+		final = tot <= tol || iter >= maxIter
 	}
-	inertia := f.finalAssign(centers, labels, dist, upper, lower, shift, maxShift, maxShift2, maxIdx)
 	return &run{centers: centers, inertia: inertia, iter: iter}
 }
 
-// halfMin sets half[j] to half the distance from centre j to its nearest
-// other centre (+Inf when k == 1).
-func (f *fitter) halfMin(centers, half []float64) {
-	d := f.d
+// halfDistances sets cc[a*k+b] to half the distance between centres a and b
+// and half[a] to the smallest of those over b ≠ a (+Inf when k == 1).
+func (f *fitter) halfDistances(centers, half, cc []float64) {
+	d, k := f.d, f.k
 	for j := range half {
 		half[j] = math.Inf(1)
 	}
-	for a := range f.k {
-		for b := a + 1; b < f.k; b++ {
+	for a := range k {
+		cc[a*k+a] = 0
+		for b := a + 1; b < k; b++ {
 			h := 0.5 * math.Sqrt(sqDist(centers[a*d:(a+1)*d], centers[b*d:(b+1)*d]))
+			cc[a*k+b], cc[b*k+a] = h, h
 			half[a] = min(half[a], h)
 			half[b] = min(half[b], h)
 		}
@@ -481,7 +546,7 @@ func (f *fitter) addDeltas(sums []float64, totals []int) {
 // donor cluster (label, sum and count). Donors with a single member are
 // skipped. The moved row's bounds are reset so that the next assignment
 // searches all centres for it. dist is scratch.
-func (f *fitter) relocateEmpty(centers, sums []float64, totals []int, labels []int32, dist, upper, lower []float64) (moved bool) {
+func (f *fitter) relocateEmpty(centers, sums []float64, totals []int, labels []int32, dist, upper, lower []float64, nb int) (moved bool) {
 	empty := 0
 	for _, t := range totals {
 		if t == 0 {
@@ -533,44 +598,11 @@ func (f *fitter) relocateEmpty(centers, sums []float64, totals []int, labels []i
 		copy(sums[j*d:(j+1)*d], x)
 		totals[j] = 1
 		labels[i] = int32(j)
-		upper[i], lower[i] = math.Inf(1), 0 // forces a full search next time
+		upper[i] = math.Inf(1) // with zero lower bounds, forces a full search next time
+		clear(lower[i*nb : (i+1)*nb])
 		moved = true
 	}
 	return moved
-}
-
-// finalAssign makes labels consistent with the final centres (as
-// scikit-learn's last E-step), fills dist with each row's Euclidean distance
-// to its centre and returns the inertia.
-func (f *fitter) finalAssign(centers []float64, labels []int32, dist, upper, lower, shift []float64, maxShift, maxShift2 float64, maxIdx int) float64 {
-	d, k := f.d, f.k
-	half := make([]float64, k)
-	f.halfMin(centers, half)
-	f.run(func(c, lo, hi int) {
-		var sse float64
-		for i := lo; i < hi; i++ {
-			x := f.row(i)
-			a := int(labels[i])
-			u := upper[i] + shift[a]
-			l := lower[i] - maxShift
-			if a == maxIdx {
-				l = lower[i] - maxShift2
-			}
-			s2 := sqDist(x, centers[a*d:(a+1)*d])
-			if m := max(half[a], l); u > m && math.Sqrt(s2) > m {
-				for j := range k {
-					if v := sqDist(x, centers[j*d:(j+1)*d]); v < s2 {
-						s2, a = v, j
-					}
-				}
-				labels[i] = int32(a)
-			}
-			dist[i] = math.Sqrt(s2)
-			sse += s2
-		}
-		f.part[c*partWidth] = sse
-	})
-	return f.sumPart(0)
 }
 
 // RadiusQuantile is the member-distance quantile used as a cluster's radius.

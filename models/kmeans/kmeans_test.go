@@ -276,7 +276,7 @@ func TestRelocateEmpty(t *testing.T) {
 	dist := make([]float64, 4)
 	upper := []float64{1, 0, 1, 9}
 	lower := []float64{5, 5, 5, 5}
-	if !f.relocateEmpty(centers, sums, totals, labels, dist, upper, lower) {
+	if !f.relocateEmpty(centers, sums, totals, labels, dist, upper, lower, 1) {
 		t.Fatal("nothing relocated")
 	}
 	if !slices.Equal(sums, []float64{3, 10}) || !slices.Equal(totals, []int{3, 1}) || labels[3] != 1 {
@@ -518,5 +518,35 @@ func TestSilhouette(t *testing.T) {
 	want := (0.9 + 8.0/9) / 3
 	if got := silhouette(S, 1, labels, 2, 2); math.Abs(got-want) > 1e-12 {
 		t.Errorf("silhouette = %v; want %v", got, want)
+	}
+}
+
+// TestHamerlyMatchesElkan fits the same data with Elkan's bounds and with
+// Hamerly's (forced by lowering elkanMaxBounds). Both are exact
+// accelerations of the same Lloyd iterations, so they must agree.
+func TestHamerlyMatchesElkan(t *testing.T) {
+	full, _ := loadFixture(t)
+	X := full.Slice(0, 6000, 0, 20).(*mat.Dense)
+	elkan, err := Fit(X, Config{K: 8, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := elkanMaxBounds
+	elkanMaxBounds = 0
+	defer func() { elkanMaxBounds = old }()
+	hamerly, err := Fit(X, Config{K: 8, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elkan.Iterations != hamerly.Iterations || !slices.Equal(elkan.Sizes, hamerly.Sizes) {
+		t.Errorf("Elkan: %d iterations, sizes %v; Hamerly: %d, %v", elkan.Iterations, elkan.Sizes, hamerly.Iterations, hamerly.Sizes)
+	}
+	for i, v := range elkan.Centroids {
+		if math.Abs(v-hamerly.Centroids[i]) > 1e-9 {
+			t.Fatalf("centroid value %d: Elkan %v, Hamerly %v", i, v, hamerly.Centroids[i])
+		}
+	}
+	if b := bruteInertia(X, hamerly); math.Abs(b-hamerly.Inertia()) > 1e-9*b {
+		t.Errorf("Hamerly inertia %v, brute force %v", hamerly.Inertia(), b)
 	}
 }
