@@ -29,6 +29,10 @@ type Config struct {
 // within a node is at most this is treated as constant there.
 const constantRange = 1e-7
 
+// maxSampleValues bounds ψ×Dim, the values each Fit goroutine copies out
+// (8 bytes each).
+const maxSampleValues = 1 << 26
+
 // Fit grows an isolation forest on the rows of X, which must be finite.
 //
 // Each tree t draws ψ = min(MaxSamples, rows) distinct rows with its own
@@ -78,6 +82,9 @@ func Fit(X *mat.Dense, cfg Config) (*Forest, error) {
 		}
 	}
 	psi := min(cfg.MaxSamples, rows)
+	if psi*dim > maxSampleValues {
+		return nil, fmt.Errorf("iforest: ψ×dim = %d×%d values per tree, more than %d", psi, dim, maxSampleValues)
+	}
 	f := &Forest{
 		NumFeatures:    dim,
 		MaxSamples:     psi,
