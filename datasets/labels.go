@@ -57,7 +57,7 @@ func (r *Row) Ports() int {
 // runs.
 type Labels struct {
 	Name  string        // file name used in messages
-	Rows  []Row         // in file order; Match returns indices into Rows
+	Rows  []Row         // in file order; Match returns indices into Rows. Do not modify: the index is built from them.
 	Slack time.Duration // widens every row's span on both sides; LoadLabels sets DefaultSlack
 
 	counts []atomic.Int64 // matches per row
