@@ -91,3 +91,34 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+// BenchmarkOpenGzip reads a gzip'd copy of mixed.pcap; make it with
+// gzip -c ../shared/data/lab/mixed.pcap > /tmp/mixed.pcap.gz.
+func BenchmarkOpenGzip(b *testing.B) {
+	const path = "/tmp/mixed.pcap.gz"
+	if _, err := os.Stat(path); err != nil {
+		b.Skipf("%s absent: %v", path, err)
+	}
+	b.ReportAllocs()
+	pkts, bytes := 0, 0
+	for b.Loop() {
+		fs, err := Open([]string{path}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			data, _, err := fs.ReadPacket()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			pkts++
+			bytes += len(data) + 16
+		}
+		fs.Close()
+	}
+	b.ReportMetric(float64(bytes)/1e6/b.Elapsed().Seconds(), "MB/s-uncompressed")
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}

