@@ -33,6 +33,7 @@ type fileEntry struct {
 	path    string
 	size    int64
 	firstTS int64
+	stdin   *Reader // for "-": opened (and its header checked) by Open
 }
 
 // Files reads a set of capture files one after another, in the order of
@@ -59,6 +60,9 @@ type Files struct {
 // their first packet's timestamp (ties by path), so a directory of
 // rotated files comes out in capture order whatever their names.
 //
+// The path "-" is standard input (at most once); it cannot be probed
+// without consuming it, so it is read first.
+//
 // Open fails, naming the file, if any input is missing or is not a
 // capture, so a command can refuse before doing any work.
 func Open(paths []string, opt Options) (*Files, error) {
@@ -66,8 +70,22 @@ func Open(paths []string, opt Options) (*Files, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("capture: no input files")
 	}
+	fs := &Files{opt: opt, userW: opt.Warn}
+	fs.opt.Warn = fs.warn
 	var list []string
 	for _, p := range paths {
+		if p == "-" {
+			if fs.files != nil {
+				return nil, errors.New(`capture: standard input ("-") given twice`)
+			}
+			cr := &countingReader{r: os.Stdin, add: func(n int64) { fs.read.Add(n) }}
+			r, err := NewReader(cr, "-", fs.opt)
+			if err != nil {
+				return nil, err
+			}
+			fs.files = append(fs.files, fileEntry{path: "-", firstTS: math.MinInt64, stdin: r})
+			continue
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("capture: open %q: %w", p, unwrapPathErr(err))
@@ -94,7 +112,6 @@ func Open(paths []string, opt Options) (*Files, error) {
 			return nil, fmt.Errorf("capture: open %q: directory has no capture files", p)
 		}
 	}
-	fs := &Files{opt: opt, userW: opt.Warn}
 	probeOpt := opt
 	probeOpt.Warn = nil
 	for _, p := range list {
@@ -112,13 +129,14 @@ func Open(paths []string, opt Options) (*Files, error) {
 		}
 		return a.path < b.path
 	})
-	fs.opt.Warn = func(msg string) {
-		fs.warnings.Add(1)
-		if fs.userW != nil {
-			fs.userW(msg)
-		}
-	}
 	return fs, nil
+}
+
+func (fs *Files) warn(msg string) {
+	fs.warnings.Add(1)
+	if fs.userW != nil {
+		fs.userW(msg)
+	}
 }
 
 func unwrapPathErr(err error) error {
@@ -183,6 +201,10 @@ func (fs *Files) openNext() error {
 	e := fs.files[fs.next]
 	fs.next++
 	fs.opened.Add(1)
+	if e.stdin != nil {
+		fs.cur = e.stdin
+		return nil
+	}
 	f, err := os.Open(e.path)
 	if err != nil {
 		return fmt.Errorf("capture: open %q: %w", e.path, unwrapPathErr(err))

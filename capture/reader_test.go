@@ -3,9 +3,12 @@ package capture
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -389,5 +392,37 @@ func TestStatsConcurrent(t *testing.T) {
 	// 20 + 20 packets; every byte of the three files consumed.
 	if n != 40 || st.Packets != 40 || st.Files != 3 || st.FilesOpened != 3 || st.BytesRead != st.TotalBytes {
 		t.Errorf("%d packets, stats %+v", n, st)
+	}
+}
+
+// TestOpenStdin runs the test binary as a child with a capture on its
+// standard input.
+func TestOpenStdin(t *testing.T) {
+	if os.Getenv("VIGIL_CAPTURE_STDIN_CHILD") == "1" {
+		fs, err := Open([]string{"testdata/rotated/a.pcap", "-"}, Options{})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(3)
+		}
+		pkts := readAll(t, fs)
+		fmt.Printf("paths=%v packets=%d first=%d\n", fs.Paths(), len(pkts), pkts[0].Timestamp)
+		os.Exit(0)
+	}
+	in, err := os.Open("testdata/eth.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOpenStdin$")
+	cmd.Env = append(os.Environ(), "VIGIL_CAPTURE_STDIN_CHILD=1")
+	cmd.Stdin = in
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	// stdin (20 packets) comes first, then a.pcap (10).
+	want := "paths=[- testdata/rotated/a.pcap] packets=30 first=" + strconv.FormatInt(ns(t, "1795707273.184973"), 10)
+	if !strings.Contains(string(out), want) {
+		t.Errorf("got %q, want %q", out, want)
 	}
 }
