@@ -92,6 +92,11 @@ func OpenLive(iface string, opt LiveOptions) (*Live, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
 		return fail("TPACKET_V3", err)
 	}
+	// Room in front of each frame to put back a VLAN tag the NIC or the
+	// kernel stripped (as libpcap does), so frames look as on the wire.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_RESERVE, vlanTagLen); err != nil {
+		return fail("reserve", err)
+	}
 	l.blockSz = opt.BlockSize
 	l.blockNr = opt.RingSize / opt.BlockSize
 	req := unix.TpacketReq3{
@@ -128,6 +133,8 @@ func OpenLive(iface string, opt LiveOptions) (*Live, error) {
 	}
 	return l, nil
 }
+
+const vlanTagLen = 4
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -206,6 +213,22 @@ func (l *Live) ReadPacket() ([]byte, CaptureInfo, error) {
 		h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&l.ring[hoff]))
 		start := l.next + int(h.Mac)
 		n := int(h.Snaplen)
+		wire := int(h.Len)
+		if h.Status&unix.TP_STATUS_VLAN_VALID != 0 && l.linkType == layers.LinkTypeEthernet &&
+			n >= 12 && int(h.Mac) >= unix.SizeofTpacket3Hdr+unix.SizeofSockaddrLinklayer+vlanTagLen {
+			// Re-insert the stripped 802.1Q tag in the reserved room.
+			tpid := uint16(0x8100)
+			if h.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+				tpid = h.Hv1.Vlan_tpid
+			}
+			tci := uint16(h.Hv1.Vlan_tci)
+			copy(l.ring[start-vlanTagLen:], l.ring[start:start+12])
+			start -= vlanTagLen
+			t := l.ring[start+12 : start+16]
+			t[0], t[1], t[2], t[3] = byte(tpid>>8), byte(tpid), byte(tci>>8), byte(tci)
+			n += vlanTagLen
+			wire += vlanTagLen
+		}
 		if n > l.snapLen {
 			n = l.snapLen
 		}
@@ -230,7 +253,7 @@ func (l *Live) ReadPacket() ([]byte, CaptureInfo, error) {
 		return l.ring[start : start+n : start+n], CaptureInfo{
 			Timestamp:     int64(h.Sec)*1e9 + int64(h.Nsec),
 			CaptureLength: n,
-			Length:        int(h.Len),
+			Length:        wire,
 			LinkType:      l.linkType,
 		}, nil
 	}
@@ -257,8 +280,9 @@ func (l *Live) poll() error {
 
 // LiveStats are the kernel's counters for a live capture since it opened.
 type LiveStats struct {
-	// Packets received by the socket (after the filter), and Drops: the
-	// packets the kernel dropped because the ring was full.
+	// Packets the socket saw after the filter (including the dropped
+	// ones, like libpcap's ps_recv), and Drops: the packets the kernel
+	// dropped because the ring was full.
 	Packets, Drops uint64
 }
 
