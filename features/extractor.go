@@ -113,6 +113,7 @@ type Extractor struct {
 	started             bool
 	rec                 Record
 	schema              *Schema
+	groups              []group // feature groups in vector order
 	stats               Stats
 }
 
@@ -137,6 +138,7 @@ func NewExtractor(cfg Config, emit func(*Record)) *Extractor {
 		lru:       list{nilSlot, nilSlot},
 		closing:   list{nilSlot, nilSlot},
 		schema:    FlowSchema(),
+		groups:    flowGroups,
 	}
 	e.rec.Vector = make([]float64, 0, e.schema.Len())
 	e.idx.init(rand.Uint64())
@@ -309,9 +311,7 @@ func (e *Extractor) expire() {
 	}
 	if e.snapEvery > 0 && e.now >= e.nextSnap {
 		e.snapshot()
-		for e.nextSnap <= e.now {
-			e.nextSnap += e.snapEvery
-		}
+		e.nextSnap += ((e.now-e.nextSnap)/e.snapEvery + 1) * e.snapEvery
 	}
 }
 
@@ -380,8 +380,8 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	rec.FwdPackets, rec.BwdPackets = uint64(f.fwdPkts), uint64(f.bwdPkts)
 	rec.FwdBytes, rec.BwdBytes = f.fwdBytes, f.bwdBytes
 	v := rec.Vector[:0]
-	for i := range flowGroups {
-		v = flowGroups[i].append(v, f)
+	for i := range e.groups {
+		v = e.groups[i].append(v, f)
 	}
 	rec.Vector = v
 	rec.CommunityID = ""

@@ -184,7 +184,7 @@ type flowStore struct {
 	free   []uint32
 }
 
-const chunkBits = 12
+const chunkBits = 10
 const chunkSize = 1 << chunkBits
 
 func (s *flowStore) at(i int) *flow {
