@@ -42,7 +42,8 @@
 // by the scaler), scores it with each model present (isolation forest:
 // 2^(−E[h]/c(ψ)); k-means: distance to the nearest centroid in scaled
 // units, optionally over the cluster's radius) and combines them with
-// models.Ensemble (max of score/threshold). Score and Explain do not allocate (Explain given dst with capacity n);
-// a Scorer is for one goroutine, a Bundle is shared read-only. Save and
-// Load allocate in proportion to the file.
+// models.Ensemble (max of score/threshold). Score and Explain do not
+// allocate (Explain given dst with capacity n); a Scorer is for one
+// goroutine, a Bundle is shared read-only. Save and Load allocate in
+// proportion to the file.
 package bundle
