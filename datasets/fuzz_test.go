@@ -104,13 +104,13 @@ func FuzzNSLKDD(f *testing.F) {
 }
 
 func FuzzUNSW(f *testing.F) {
-	addFile(f, "testdata/unsw-train.csv", 4096)
-	addFile(f, "testdata/unsw-test.csv", 4096)
+	addFile(f, "testdata/unsw-train.csv", 1500)
+	addFile(f, "testdata/unsw-test.csv", 1500)
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzTable(t, "unsw-nb15", b) })
 }
 
 func FuzzCIC(f *testing.F) {
-	addFile(f, "testdata/cic-sample.csv", 8192)
+	addFile(f, "testdata/cic-sample.csv", 3000)
 	f.Add([]byte("a, a,a.1,Label\n1,NaN,-Infinity,BENIGN\n"))
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzTable(t, "cic-ids", b) })
 }

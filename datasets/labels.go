@@ -629,3 +629,28 @@ func ParsePcapArg(s string) (path, label string) {
 	}
 	return s[:i], lab
 }
+
+// Span summarises the rows of one label: the earliest start, the latest
+// end (Unix ns) and the number of rows. Evaluation measures the delay to
+// the first detection of a label from its Start.
+type Span struct {
+	Start, End int64
+	Rows       int
+}
+
+// Spans returns the Span of every label in l.
+func (l *Labels) Spans() map[string]Span {
+	m := make(map[string]Span)
+	for i := range l.Rows {
+		r := &l.Rows[i]
+		s, ok := m[r.Label]
+		if !ok {
+			s = Span{Start: r.Start, End: r.End}
+		}
+		s.Start = min(s.Start, r.Start)
+		s.End = max(s.End, r.End)
+		s.Rows++
+		m[r.Label] = s
+	}
+	return m
+}

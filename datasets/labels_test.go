@@ -364,3 +364,43 @@ func TestMatchNoAllocs(t *testing.T) {
 		t.Fatalf("Match allocs = %v; want 0", n)
 	}
 }
+
+func TestMatchConcurrent(t *testing.T) {
+	l, err := LoadLabelsFile("testdata/insider-labels-cut.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, want := benchFlows(l, 2000)
+	done := make(chan int)
+	for range 4 {
+		go func() {
+			got := 0
+			for _, id := range ids {
+				if _, row := l.Match(id); row >= 0 {
+					got++
+				}
+			}
+			done <- got
+		}()
+	}
+	total := int64(0)
+	for range 4 {
+		if got := <-done; got != want {
+			t.Errorf("matched %d, want %d", got, want)
+		}
+	}
+	for i := range l.Rows {
+		total += l.Matches(i)
+	}
+	if total != int64(4*want) {
+		t.Errorf("match counts sum to %d, want %d", total, 4*want)
+	}
+}
+
+func TestSpans(t *testing.T) {
+	l := mustLoad(t, "start,end,src,dst,label\n5,9,,,a\n1,3,,,b\n2,4,,,a\n")
+	got := l.Spans()
+	if len(got) != 2 || got["a"] != (Span{2e9, 9e9, 2}) || got["b"] != (Span{1e9, 3e9, 1}) {
+		t.Errorf("Spans = %v", got)
+	}
+}
