@@ -1,5 +1,38 @@
-// Package features turns frames into flow feature vectors: it decodes
-// packets into preallocated layers, keeps a bounded bidirectional flow
-// table driven by capture timestamps, and computes each flow's features in
-// the order of a versioned Schema.
+// Package features is the second stage of vigil's pipeline: it turns
+// frames into flow feature vectors.
+//
+// An Extractor decodes each frame (gopacket DecodingLayerParsers over
+// preallocated layers: Ethernet, 802.1Q/QinQ, Linux SLL and SLL2, BSD
+// loopback, raw IP, ARP, IPv4, IPv6 with extension headers, TCP, UDP,
+// ICMPv4, ICMPv6, and the DNS header), updates a bidirectional flow in a
+// bounded table, and emits a Record when a flow ends: idle or active
+// timeout, TCP FIN from both sides or RST (after a short grace), eviction
+// when the table is full, or Flush at the end of input. Time is the
+// capture timestamps only, so a replay is deterministic. Each Record's
+// Vector follows FlowSchema, a versioned Schema whose Hash identifies it;
+// docs/features.md is generated from it.
+//
+// The table owns:
+//   - flows in fixed-size chunks (about 272 bytes each) indexed by an
+//     open-addressing hash index (8 bytes per slot, load ≤ 3/4): under
+//     300 bytes of heap per active flow, measured by TestMemoryPerFlow;
+//   - two intrusive lists through the flows, by last packet: open flows
+//     (idle timeout) and closing TCP flows (grace), so expiry is O(1)
+//     amortised per packet and eviction takes the oldest idle flow.
+//
+// Allocation: Process allocates nothing per packet once the table has
+// grown to its working set (TestNoAllocs); emitting a record allocates
+// only its Community ID string when Config.CommunityID is set. The Record
+// and Vector passed to the emit callback are reused: copy what you keep.
+// Malformed frames are counted per kind (DecodeError, a value type) in
+// Stats and skipped; gopacket formats an error for some of them, which
+// allocates on that frame only.
+//
+// CSVWriter and ParquetWriter write records as tables with IdentityColumns
+// followed by the features, for cmd/extract and other commands.
+//
+// Later feature groups (host context windows, application hints) are
+// appended to the vector as further entries of flowGroups, each with its
+// part of the schema and an append function; adding one bumps
+// FlowSchemaVersion.
 package features

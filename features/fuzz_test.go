@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -17,6 +18,10 @@ func FuzzProcess(f *testing.F) {
 	for i := 0; i < len(pkts); i += 97 {
 		f.Add(pkts[i].data, uint16(layers.LinkTypeEthernet), uint8(0))
 		f.Add(pkts[i].data[14:], uint16(layers.LinkTypeRaw), uint8(1))
+	}
+	corpus, _ := filepath.Glob("testdata/corpus/*.pcap")
+	for _, p := range readPackets(f, corpus...) {
+		f.Add(p.data, uint16(p.ci.LinkType), uint8(3))
 	}
 	v6 := frame{src: "fd00::1", dst: "fd00::2", sport: 1, dport: 2, proto: "tcp", flags: "S", ext: true, vlans: []uint16{1, 2}}.bytes(f)
 	f.Add(v6, uint16(layers.LinkTypeEthernet), uint8(2))
