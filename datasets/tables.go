@@ -335,8 +335,11 @@ func (t *TableReader) start(r io.Reader) error {
 	t.cr.TrimLeadingSpace = true
 	t.cr.FieldsPerRecord = -1
 	e, f := t.enc, t.f
+	var roles []role
+	var cat []int
 	if !t.fitting {
-		if _, _, _, err := e.roles(); err != nil {
+		var err error
+		if _, roles, cat, err = e.roles(); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
@@ -362,19 +365,12 @@ func (t *TableReader) start(r io.Reader) error {
 	} else if err := t.checkColumns(cols); err != nil {
 		return err
 	}
-	var roles []role
-	var cat []int
 	if t.fitting {
 		roles, cat = t.fitRoles()
 		for _, l := range f.labels {
 			if !slices.Contains(cols, l) {
 				return fmt.Errorf("%s: %s table has no %q column", t.name, f.name, l)
 			}
-		}
-	} else {
-		var err error
-		if _, roles, cat, err = e.roles(); err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
 	t.roles = roles
