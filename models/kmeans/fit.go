@@ -378,9 +378,6 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 				u := upper[i] + shift[a]
 				if elkan {
 					lb := lower[i*k : (i+1)*k : (i+1)*k]
-					for j, s := range shift {
-						lb[j] -= s
-					}
 					switch {
 					case first:
 						u = math.Inf(1)
@@ -391,17 +388,24 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 								u, a = v, j
 							}
 						}
-					case u > half[a]:
-						tight := false
-						for j := range k {
-							if j == a || u <= lb[j] || u <= cc[a*k+j] {
+					case u <= half[a]:
+						for j, s := range shift {
+							lb[j] -= s
+						}
+					default:
+						// Loosen each bound by its centre's shift and test
+						// it in the same pass.
+						a0, tight := a, false
+						for j, s := range shift {
+							l := lb[j] - s
+							lb[j] = l
+							if j == a || u <= l || u <= cc[a*k+j] {
 								continue
 							}
 							if !tight {
 								u = math.Sqrt(sqDist(x, centers[a*d:(a+1)*d]))
-								lb[a] = u
 								tight = true
-								if u <= lb[j] || u <= cc[a*k+j] {
+								if u <= l || u <= cc[a*k+j] {
 									continue
 								}
 							}
@@ -410,6 +414,9 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 							if v < u {
 								u, a = v, j
 							}
+						}
+						if tight && a == a0 {
+							lb[a0] = u // exact; written after the loop has shifted it
 						}
 					}
 				} else {
