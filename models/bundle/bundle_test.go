@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -527,5 +528,40 @@ func BenchmarkScore(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	if math.IsNaN(sum) || sum <= 0 {
 		b.Fatalf("ensemble sum %v", sum)
+	}
+}
+
+// TestConcurrentScorers shares one loaded bundle between goroutines, one
+// Scorer each, and checks every goroutine gets the single-threaded scores
+// (run with -race).
+func TestConcurrentScorers(t *testing.T) {
+	b := makeBundle(t, true, true, 20)
+	xs := probes()
+	want := make([]Scores, len(xs))
+	s := b.NewScorer()
+	for i, x := range xs {
+		want[i] = s.Score(x)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s := b.NewScorer()
+			dst := make([]models.Contribution, 0, 5)
+			for range 20 {
+				for i, x := range xs {
+					if got := s.Score(x); got != want[i] {
+						errs <- fmt.Errorf("vector %d: %+v, want %+v", i, got, want[i])
+						return
+					}
+					dst = s.Explain(dst, x, 5)
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
