@@ -10,7 +10,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vigil-nids/vigil/features"
-	"github.com/vigil-nids/vigil/models"
 	"github.com/vigil-nids/vigil/models/bundle"
 	"github.com/vigil-nids/vigil/models/iforest"
 	"github.com/vigil-nids/vigil/models/kmeans"
@@ -43,22 +42,12 @@ func Example() {
 	forest, _ := iforest.Fit(Z, iforest.Config{NEstimators: 50, Seed: 1, Workers: 1})
 	km, _ := kmeans.Fit(Z, kmeans.Config{K: 2, Seed: 1, Workers: 1})
 
-	b := &bundle.Bundle{Schema: schema, Scaler: sc, Forest: forest, KMeans: km, TargetFPR: 0.01,
+	b := &bundle.Bundle{Schema: schema, Scaler: sc, Forest: forest, KMeans: km,
 		Meta: bundle.Meta{Seed: 1, Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), VigilVersion: "example"}}
-	var fs, ks []float64
-	x := make([]float64, 2)
-	for i := range 500 {
-		sc.TransformTo(x, held.RawRowView(i))
-		fs = append(fs, forest.Score(x))
-		ks = append(ks, km.Score(x))
+	// Thresholds for a 1% false-positive rate on rows the models did not see.
+	if err := b.Calibrate(held, 0.01); err != nil {
+		panic(err)
 	}
-	b.Thresholds.IForest = models.Calibrate(fs, b.TargetFPR)
-	b.Thresholds.KMeans = models.Calibrate(ks, b.TargetFPR)
-	es := make([]float64, len(fs))
-	for i := range es {
-		es[i] = models.Ensemble([]float64{fs[i], ks[i]}, []float64{b.Thresholds.IForest, b.Thresholds.KMeans})
-	}
-	b.Thresholds.Ensemble = models.Calibrate(es, b.TargetFPR)
 
 	dir, _ := os.MkdirTemp("", "vigil-example")
 	defer os.RemoveAll(dir)
