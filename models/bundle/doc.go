@@ -46,4 +46,7 @@
 // allocate (Explain given dst with capacity n); a Scorer is for one
 // goroutine, a Bundle is shared read-only. Save and Load allocate in
 // proportion to the file.
+//
+// Bundle.Calibrate sets every threshold from held-out baseline rows, as
+// train needs after fitting.
 package bundle
