@@ -71,6 +71,7 @@ const (
 	ngBlockEPB     = 0x00000006
 	maxInterfaces  = 1 << 16
 	maxHeaderBlock = 64 << 10 // SHB/IDB bodies larger than this are corrupt
+	maxBlock       = 1 << 30  // no real pcapng block is this large
 )
 
 type format uint8
@@ -427,7 +428,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 			continue
 		}
 		typ, length := r.u32(h), r.u32(h[4:])
-		if length < 12 || length%4 != 0 {
+		if length < 12 || length%4 != 0 || length > maxBlock {
 			return nil, CaptureInfo{}, r.warn("corrupt block at offset %d after %d packets: length %d", r.offset, r.packets, length)
 		}
 		switch typ {
@@ -474,7 +475,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 				return nil, CaptureInfo{}, r.warn("corrupt %s at offset %d", corruptIfaceHint, r.offset)
 			}
 			if typ == ngBlockEPB {
-				ifIndex = int(r.u32(body))
+				ifIndex = int(min(r.u32(body), maxInterfaces))
 			} else {
 				ifIndex = int(r.u16(body))
 			}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -424,5 +425,52 @@ func TestOpenStdin(t *testing.T) {
 	want := "paths=[- testdata/rotated/a.pcap] packets=30 first=" + strconv.FormatInt(ns(t, "1795707273.184973"), 10)
 	if !strings.Contains(string(out), want) {
 		t.Errorf("got %q, want %q", out, want)
+	}
+}
+
+// TestCorruptPcapNG damages the second packet block of eth.pcapng in ways
+// that must end the file with one warning after one packet.
+func TestCorruptPcapNG(t *testing.T) {
+	full, err := os.ReadFile("testdata/eth.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shb := int(le32(full[4:]))
+	idb := int(le32(full[shb+4:]))
+	first := shb + idb
+	second := first + int(le32(full[first+4:]))
+	if le32(full[first:]) != ngBlockEPB || le32(full[second:]) != ngBlockEPB {
+		t.Fatal("eth.pcapng does not start with SHB, IDB, EPB, EPB")
+	}
+	for _, tt := range []struct {
+		name string
+		off  int // offset in the second block
+		val  uint32
+		want string
+	}{
+		{"block length huge", 4, 0xfffffff0, "corrupt block"},
+		{"block length odd", 4, 13, "corrupt block"},
+		{"block length over bound", 4, 1 << 20, "exceeds"},
+		{"captured length over block", 20, 10000, "captured length 10000"},
+		{"interface unknown", 8, 7, "names interface 7"},
+		{"interface huge", 8, 0xffffffff, "names interface"},
+	} {
+		b := append([]byte(nil), full...)
+		binary.LittleEndian.PutUint32(b[second+tt.off:], tt.val)
+		var warns []string
+		r, err := NewReader(bytes.NewReader(b), tt.name, Options{Warn: func(s string) { warns = append(warns, s) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, r); len(got) != 1 || len(warns) != 1 || !strings.Contains(warns[0], tt.want) {
+			t.Errorf("%s: %d packets, warnings %q", tt.name, len(got), warns)
+		}
+	}
+	// An unknown block type is skipped, whatever its content.
+	b := append([]byte(nil), full...)
+	binary.LittleEndian.PutUint32(b[second:], 0x0badbeef)
+	r, _ := NewReader(bytes.NewReader(b), "unknown", Options{Warn: func(s string) { t.Error(s) }})
+	if got := readAll(t, r); len(got) != 19 {
+		t.Errorf("unknown block: %d packets, want 19", len(got))
 	}
 }
