@@ -244,6 +244,10 @@ func (e *Extractor) update(p *packet, ts int64) {
 			s = -1
 		case ts-f.start >= e.active:
 			e.emitFlow(f, EndActive, true)
+			if f.state&stClosing != 0 { // the continuation starts open
+				e.closing.unlink(&e.flows, uint32(s))
+				e.lru.push(&e.flows, uint32(s))
+			}
 			f.seq++
 			f.reset(ts)
 			e.stats.FlowsCreated++ // the continuation keeps the original direction

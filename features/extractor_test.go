@@ -278,6 +278,7 @@ func run(t *testing.T, cfg Config, steps []step, flush bool) ([]Record, *Extract
 	for _, s := range steps {
 		b := s.fr.bytes(t)
 		e.Process(b, ci(s.at, len(b)))
+		checkInvariants(t, e)
 	}
 	if flush {
 		e.Flush()
@@ -390,6 +391,21 @@ func TestFlowTable(t *testing.T) {
 			flush: true,
 			want: check{recs: 3, reasons: []EndReason{EndActive, EndActive, EndFlush}, fwd: []uint64{10, 10, 5}, bwd: []uint64{0, 0, 0}, seqs: []uint32{0, 1, 2},
 				vals: map[string]float64{"flow_duration": 9, "flow_iat_mean": 1, "flow_iat_std": 0, "fwd_iat_max": 1, "bwd_iat_max": 0, "dport_well_known": 1}},
+		},
+		{
+			name: "a closing flow that outlives the active timeout continues as an open record",
+			cfg:  Config{ActiveTimeout: 2 * s},
+			steps: []step{
+				{0, tcp(cli, srv, 40003, 80, "R", 0)},
+				{500 * ms, tcp(cli, srv, 40003, 80, "R", 0)},
+				{1000 * ms, tcp(cli, srv, 40003, 80, "R", 0)},
+				{1500 * ms, tcp(cli, srv, 40003, 80, "R", 0)},
+				{2000 * ms, tcp(cli, srv, 40003, 80, "A", 0)},
+				{2500 * ms, tcp(cli, srv, 40003, 80, "A", 0)},
+				{2600 * ms, tcp(cli, srv, 40004, 80, "A", 0)},
+			},
+			flush: true,
+			want:  check{recs: 3, reasons: []EndReason{EndActive, EndFlush, EndFlush}, fwd: []uint64{4, 2, 1}, bwd: []uint64{0, 0, 0}, seqs: []uint32{0, 1, 0}},
 		},
 		{
 			name: "ICMP echo request and reply share a flow keyed by id; another id is another flow",
@@ -670,6 +686,9 @@ func TestFloodBounded(t *testing.T) {
 		e.Process(b, ci(time.Duration(i)*time.Microsecond, len(b)))
 		if e.ActiveFlows() > max {
 			t.Fatalf("%d flows > MaxFlows", e.ActiveFlows())
+		}
+		if i%50_000 == 0 {
+			checkInvariants(t, e)
 		}
 		if i == 10_000 {
 			runtime.GC()

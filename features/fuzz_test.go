@@ -48,7 +48,9 @@ func FuzzProcess(f *testing.F) {
 		for i, d := range [][]byte{data, swapped(data), data} {
 			e.Process(d, capture.CaptureInfo{Timestamp: ts + int64(i)*int64(dt)*1e8, LinkType: link, Length: len(d)})
 		}
+		checkInvariants(t, e)
 		e.Flush()
+		checkInvariants(t, e)
 		s := e.Stats()
 		if s.Packets != 3 || e.ActiveFlows() != 0 {
 			t.Fatalf("stats %+v", s)

@@ -73,3 +73,36 @@ func mustRead(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// checkInvariants walks the table: every live flow is in exactly the list
+// its closing bit names, the lists link both ways, and the index finds
+// every flow.
+func checkInvariants(tb testing.TB, e *Extractor) {
+	tb.Helper()
+	seen := 0
+	for _, l := range []struct {
+		list    list
+		closing bool
+	}{{e.lru, false}, {e.closing, true}} {
+		prev := nilSlot
+		for s := l.list.head; s != nilSlot; s = e.flows.at(int(s)).next {
+			f := e.flows.at(int(s))
+			if f.state&stInUse == 0 || (f.state&stClosing != 0) != l.closing || f.prev != prev {
+				tb.Fatalf("slot %d: state %b prev %d (want %d) in closing=%v list", s, f.state, f.prev, prev, l.closing)
+			}
+			if got := e.idx.find(&f.key, f.key.hash(e.idx.seed), &e.flows); got != int(s) {
+				tb.Fatalf("index finds slot %d for slot %d", got, s)
+			}
+			prev = s
+			if seen++; seen > e.live {
+				tb.Fatal("list longer than the live flows (cycle?)")
+			}
+		}
+		if l.list.tail != prev {
+			tb.Fatalf("tail %d, last %d", l.list.tail, prev)
+		}
+	}
+	if seen != e.live || e.idx.n != e.live {
+		tb.Fatalf("lists hold %d flows, index %d, live %d", seen, e.idx.n, e.live)
+	}
+}
