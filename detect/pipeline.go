@@ -37,6 +37,10 @@ type Config struct {
 	// features.Extractor from Extractor.
 	NewExtractor NewExtractorFunc
 
+	// Extractor configures the flow feature extractor (use the bundle's,
+	// ExtractorConfig); its SnapshotInterval is set from ScoreInterval.
+	Extractor features.Config
+
 	// Realtime paces the replay at capture speed using Clock.
 	Realtime bool
 	// Clock measures elapsed time and scoring latency and paces Realtime
@@ -45,6 +49,9 @@ type Config struct {
 
 	// TopFeatures is the number of features named per alert (default 5).
 	TopFeatures int
+	// A record alerts when its ensemble score is greater than the model's
+	// ensemble threshold (the calibration's convention).
+	//
 	// RealertMargin: once a flow record (key and Seq) has alerted with
 	// ensemble score s, it alerts again only when its score exceeds
 	// s*(1+RealertMargin) (default 0.1: 10% higher; negative: never
@@ -448,7 +455,7 @@ func (r *run) worker(q chan job) {
 		}
 		k := dedupKey{src: j.id.Src.As16(), dst: j.id.Dst.As16(), sport: j.id.Sport, dport: j.id.Dport,
 			proto: j.id.Proto, vlan: j.id.VLAN, seq: j.seq}
-		alert := s.Ensemble >= p.th.Ensemble
+		alert := s.Ensemble > p.th.Ensemble
 		if alert {
 			if e, ok := seen[k]; ok {
 				alert = r.cfg.RealertMargin >= 0 && s.Ensemble > e.score*(1+r.cfg.RealertMargin)
@@ -466,19 +473,22 @@ func (r *run) worker(q chan job) {
 		if alert {
 			contrib = sc.Explain(contrib[:0], j.vec, r.cfg.TopFeatures)
 			a := newAlert(&j, s, p.th, p.hash, contrib)
+			// A model absent from the bundle has threshold 0 and scores 0.
+			byIF := p.th.IForest > 0 && s.IForest > p.th.IForest
+			byKM := p.th.KMeans > 0 && s.KMeans > p.th.KMeans
 			r.byModel[0].Add(1)
-			if s.IForest >= p.th.IForest {
+			if byIF {
 				r.byModel[1].Add(1)
 			}
-			if s.KMeans >= p.th.KMeans {
+			if byKM {
 				r.byModel[2].Add(1)
 			}
 			if m != nil {
 				m.alerts.WithLabelValues("ensemble").Inc()
-				if s.IForest >= p.th.IForest {
+				if byIF {
 					m.alerts.WithLabelValues("iforest").Inc()
 				}
-				if s.KMeans >= p.th.KMeans {
+				if byKM {
 					m.alerts.WithLabelValues("kmeans").Inc()
 				}
 			}
