@@ -265,7 +265,7 @@ func (e *Extractor) update(p *packet, ts int64) {
 		if srcIsA {
 			f.state |= stSrcIsA
 		}
-		e.idx.insert(h, s, &e.flows)
+		e.idx.insert(h, s)
 		e.lru.push(&e.flows, uint32(s))
 		e.live++
 		e.stats.FlowsCreated++
@@ -353,7 +353,7 @@ func (e *Extractor) finish(s int, r EndReason) {
 	} else {
 		e.lru.unlink(&e.flows, uint32(s))
 	}
-	e.idx.remove(f.key.hash(e.idx.seed), s, &e.flows)
+	e.idx.remove(f.key.hash(e.idx.seed), s)
 	e.flows.release(s)
 	e.live--
 }

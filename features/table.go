@@ -85,9 +85,10 @@ func (k *flowKey) hash(seed uint64) uint64 {
 // index is an open-addressing hash index (linear probing, backward-shift
 // deletion) from flowKey to a flow slot. Each entry packs the slot number
 // plus one (0 = empty) in its low 32 bits and the key hash's high 32 bits
-// in the high half, so probes rarely touch the flows themselves. It keeps
-// its load at most 3/4 and costs 8 bytes per entry: 10.7 to 21.3 bytes per
-// flow.
+// (the tag) in its high half. The home position is the tag modulo the
+// table size, so deleting and growing never rehash a key, and probes
+// rarely touch the flows themselves. It keeps its load at most 3/4 and
+// costs 8 bytes per entry: 10.7 to 21.3 bytes per flow.
 type index struct {
 	slots []uint64
 	mask  uint64
@@ -101,10 +102,10 @@ func (x *index) init(seed uint64) {
 	x.mask = 1023
 }
 
-// find returns the slot of k, or -1. key(i) returns the key of slot i.
+// find returns the slot of k (whose hash is h), or -1.
 func (x *index) find(k *flowKey, h uint64, flows *flowStore) int {
 	tag := h >> 32
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	for i := tag & x.mask; ; i = (i + 1) & x.mask {
 		e := x.slots[i]
 		if e == 0 {
 			return -1
@@ -118,17 +119,16 @@ func (x *index) find(k *flowKey, h uint64, flows *flowStore) int {
 	}
 }
 
-func (x *index) insert(h uint64, slot int, flows *flowStore) {
+func (x *index) insert(h uint64, slot int) {
 	if (x.n+1)*4 > len(x.slots)*3 {
-		x.grow(flows)
+		x.grow()
 	}
-	x.put(h, slot)
+	x.put(h>>32<<32 | uint64(uint32(slot+1)))
 	x.n++
 }
 
-func (x *index) put(h uint64, slot int) {
-	e := h>>32<<32 | uint64(uint32(slot+1))
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+func (x *index) put(e uint64) {
+	for i := (e >> 32) & x.mask; ; i = (i + 1) & x.mask {
 		if x.slots[i] == 0 {
 			x.slots[i] = e
 			return
@@ -136,22 +136,21 @@ func (x *index) put(h uint64, slot int) {
 	}
 }
 
-func (x *index) grow(flows *flowStore) {
+func (x *index) grow() {
 	old := x.slots
 	x.slots = make([]uint64, 2*len(old))
 	x.mask = uint64(len(x.slots) - 1)
 	for _, e := range old {
 		if e != 0 {
-			s := int(uint32(e)) - 1
-			x.put(flows.at(s).key.hash(x.seed), s)
+			x.put(e)
 		}
 	}
 }
 
 // remove deletes the entry for slot (whose key hashes to h).
-func (x *index) remove(h uint64, slot int, flows *flowStore) {
+func (x *index) remove(h uint64, slot int) {
 	want := uint64(uint32(slot + 1))
-	i := h & x.mask
+	i := (h >> 32) & x.mask
 	for uint64(uint32(x.slots[i])) != want {
 		if x.slots[i] == 0 {
 			return // not present: nothing to do
@@ -165,8 +164,8 @@ func (x *index) remove(h uint64, slot int, flows *flowStore) {
 		if e == 0 {
 			break
 		}
-		home := flows.at(int(uint32(e))-1).key.hash(x.seed) & x.mask
-		// Move e to i if home is not cyclically in (i, j].
+		home := (e >> 32) & x.mask
+		// Move e to i unless its home is cyclically in (i, j].
 		if (j-home)&x.mask >= (j-i)&x.mask {
 			x.slots[i] = e
 			i = j
