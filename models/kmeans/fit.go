@@ -396,16 +396,19 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 						// Loosen each bound by its centre's shift and test
 						// it in the same pass.
 						a0, tight := a, false
+						lb = lb[:len(shift)]
+						ccA := cc[a*k : (a+1)*k : (a+1)*k]
+						ccA = ccA[:len(shift)]
 						for j, s := range shift {
 							l := lb[j] - s
 							lb[j] = l
-							if j == a || u <= l || u <= cc[a*k+j] {
+							if j == a || u <= l || u <= ccA[j] {
 								continue
 							}
 							if !tight {
 								u = math.Sqrt(sqDist(x, centers[a*d:(a+1)*d]))
 								tight = true
-								if u <= l || u <= cc[a*k+j] {
+								if u <= l || u <= ccA[j] {
 									continue
 								}
 							}
@@ -413,6 +416,8 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 							lb[j] = v
 							if v < u {
 								u, a = v, j
+								ccA = cc[a*k : (a+1)*k : (a+1)*k]
+								ccA = ccA[:len(shift)]
 							}
 						}
 						if tight && a == a0 {
