@@ -1,0 +1,58 @@
+// Package detect is the last stage of vigil's pipeline: it runs captured
+// or live packets through the flow feature extractor, scores every flow
+// record with a trained model, and writes alerts (EVE-style JSON lines),
+// a pcap of the anomalous flows, Prometheus metrics and a run summary.
+//
+// # Life of a packet
+//
+//	capture.Source ──ReadPacket──▶ capture goroutine (Run's own)
+//	    │  [realtime: pace to capture timestamps with Config.Clock]
+//	    │  anomaly-pcap ring: copy + flow hash        (bounded: PcapRingBytes)
+//	    │  Extractor.Process ──emit(*features.Record)──┐
+//	    │                                              ▼
+//	    │            copy Vector into a pooled buffer; pick the queue by
+//	    │            flow key hash (the records of a flow stay in order)
+//	    │                                              │
+//	    │       DROP POINT 1: queue full → vector dropped, counted in
+//	    │       Summary.Dropped.Internal (unless Config.Block; never while
+//	    │       flushing at the end)
+//	    ▼                                              ▼
+//	  worker queues (Workers × QueueLen records) ──▶ scoring workers, one
+//	    Scorer each: Score → threshold → dedup (per flow key and Seq; a
+//	    repeat needs a score RealertMargin higher) → Explain → *Alert
+//	                                                   │ (blocking channel)
+//	                                                   ▼
+//	  alert goroutine: every Sink in order; marks the flow for the pcap
+//	                                                   │
+//	  capture goroutine, next packet: write the flow's packets from the
+//	  ring, then follow it. DROP POINT 2: packets evicted from the ring
+//	  before the alert, or past PcapMaxPerFlow, are not written
+//	  (Summary.Dropped.Pcap).
+//
+// The kernel's drops (live capture) come from Config.KernelStats.
+//
+// On ctx cancellation, io.EOF or a read error, Run stops reading, flushes
+// the extractor (every open flow is scored, waiting for queue space),
+// drains the queues, sends every alert, flushes the pcap, closes the sinks
+// and returns the Summary. No alert is lost to a SIGINT.
+//
+// # Clocks
+//
+// Flows live on capture timestamps. Config.Clock (the wall clock in
+// cmd/detect, a fake in tests) is read only to pace Realtime replay, to
+// measure elapsed time and scoring latency.
+//
+// # Allocation
+//
+// A packet that emits no record allocates nothing on the capture
+// goroutine (TestNoAllocsPerPacket). An emitted record reuses a pooled
+// vector; the job crosses goroutines by value. Alerts allocate (they are
+// rare, and encoding/json keeps the format obvious).
+//
+// # Consumer interfaces
+//
+// The pipeline sees the extractor and the model through small interfaces
+// (Extractor, Model, Scorer) so that it can be tested with doubles, and so
+// that a transport can later stand between "vectors produced" and
+// "vectors scored". adapt.go adapts features.Extractor and bundle.Bundle.
+package detect
