@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type options struct {
 	idle, active  time.Duration
 	maxFlows      int
 	noCommunityID bool
+	cpuprofile    string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	f.DurationVar(&o.active, "active-timeout", 300*time.Second, "split flows longer than this (at most 1h)")
 	f.IntVar(&o.maxFlows, "max-flows", 1_000_000, "flow table bound; the oldest idle flow is expired early when full")
 	f.BoolVar(&o.noCommunityID, "no-community-id", false, "leave the community_id column empty (faster)")
+	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
+	_ = f.MarkHidden("cpuprofile")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	err := cmd.Execute()
 	if err == nil {
@@ -91,6 +95,17 @@ func extract(o options, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("%s exists (use --force to overwrite)", o.out)}
 		}
 	}
+	if o.cpuprofile != "" {
+		pf, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return usageError{err}
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var warns int
 	src, err := capture.Open(o.pcaps, capture.Options{Warn: func(msg string) {
 		warns++
@@ -113,6 +128,8 @@ func extract(o options, stdout, stderr io.Writer) error {
 	} else {
 		w = features.NewCSVWriter(out, schema)
 	}
+	// Rows are formatted in a second goroutine, overlapping extraction.
+	w = features.NewAsyncWriter(w, schema.Len())
 	var werr error
 	ex := features.NewExtractor(features.Config{
 		IdleTimeout:   o.idle,
