@@ -3,6 +3,7 @@ package detect
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -182,4 +183,17 @@ func TestSummaryForms(t *testing.T) {
 	if m["packets"] != 10.0 || m["dropped"].(map[string]any)["kernel"] != 3.0 || m["elapsed_seconds"] != 2.0 {
 		t.Fatalf("json summary %v", m)
 	}
+}
+
+func BenchmarkAlertJSON(b *testing.B) {
+	top := []models.Contribution{{Name: "a", Value: 1, Hi: 2, Share: .5}, {Name: "b", Value: 3, Hi: 4, Share: .3}, {Name: "c", Value: 5, Hi: 6, Share: .2}}
+	a := newAlert(testJob(6, 40000, 80, 0), Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
+	s := NewJSONLines(io.Discard)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Send(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 }
