@@ -49,8 +49,10 @@ type Config struct {
 
 	// TopFeatures is the number of features named per alert (default 5).
 	TopFeatures int
-	// A record alerts when its ensemble score is greater than the model's
-	// ensemble threshold (the calibration's convention).
+	// A record alerts when its ensemble score is at least the model's
+	// ensemble threshold (evaluate counts a detection by the same rule;
+	// calibrated thresholds lie strictly above every baseline score they
+	// admit, so the tie case does not arise in practice).
 	//
 	// RealertMargin: once a flow record (key and Seq) has alerted with
 	// ensemble score s, it alerts again only when its score exceeds
@@ -66,6 +68,12 @@ type Config struct {
 	// input ends, to unblock a pending ReadPacket (cmd/detect passes the
 	// live source's Close). It runs on another goroutine.
 	Interrupt func()
+
+	// Observe, when set, is called for every scored record (interim and
+	// final, alerting or not) from the scoring goroutines, concurrently:
+	// it must be safe for concurrent use and must not keep the pointer.
+	// evaluate uses it to score flows exactly as detect does.
+	Observe func(*Observation)
 
 	// Metrics, when set, is updated as the pipeline runs.
 	Metrics *Metrics
@@ -117,6 +125,15 @@ func (c Config) withDefaults() Config {
 		c.PcapMaxPerFlow = defaultMaxPerFlow
 	}
 	return c
+}
+
+// Observation is one scored record, as passed to Config.Observe.
+type Observation struct {
+	ID     features.FlowID
+	Seq    uint32 // the record's Seq: a long flow split by the active timeout has several
+	Final  bool   // the flow's final record (false: an interim score of an active flow)
+	At     int64  // the scoring moment, capture time (Unix ns)
+	Scores Scores
 }
 
 // job is one record on its way to a worker. It is passed by value; vec
@@ -455,7 +472,10 @@ func (r *run) worker(q chan job) {
 		}
 		k := dedupKey{src: j.id.Src.As16(), dst: j.id.Dst.As16(), sport: j.id.Sport, dport: j.id.Dport,
 			proto: j.id.Proto, vlan: j.id.VLAN, seq: j.seq}
-		alert := s.Ensemble > p.th.Ensemble
+		if r.cfg.Observe != nil {
+			r.cfg.Observe(&Observation{ID: j.id, Seq: j.seq, Final: j.final, At: j.at, Scores: s})
+		}
+		alert := s.Ensemble >= p.th.Ensemble
 		if alert {
 			if e, ok := seen[k]; ok {
 				alert = r.cfg.RealertMargin >= 0 && s.Ensemble > e.score*(1+r.cfg.RealertMargin)
@@ -474,8 +494,8 @@ func (r *run) worker(q chan job) {
 			contrib = sc.Explain(contrib[:0], j.vec, r.cfg.TopFeatures)
 			a := newAlert(&j, s, p.th, p.hash, contrib)
 			// A model absent from the bundle has threshold 0 and scores 0.
-			byIF := p.th.IForest > 0 && s.IForest > p.th.IForest
-			byKM := p.th.KMeans > 0 && s.KMeans > p.th.KMeans
+			byIF := p.th.IForest > 0 && s.IForest >= p.th.IForest
+			byKM := p.th.KMeans > 0 && s.KMeans >= p.th.KMeans
 			r.byModel[0].Add(1)
 			if byIF {
 				r.byModel[1].Add(1)

@@ -8,7 +8,7 @@
 // (0, 1]; k-means: distance to the nearest centroid in scaled units,
 // optionally divided by that cluster's radius). Each model's threshold
 // comes from Calibrate on held-out baseline scores for a target
-// false-positive rate; a score alerts when it is greater than its
+// false-positive rate; a score alerts when it is at least its
 // threshold. Ensemble divides each model's score by its threshold and takes
 // the maximum, so 1 is "at some model's threshold"; the ensemble has its
 // own threshold, calibrated the same way on Ensemble scores.

@@ -10,7 +10,7 @@ import (
 const DefaultTargetFPR = 0.001
 
 // Calibrate returns an alert threshold for a model from its scores on
-// held-out baseline data: a score alerts when it is greater than the
+// held-out baseline data: a score alerts when it is at least the
 // threshold. It allocates a sorted copy of scores; NaN scores are ignored.
 //
 // The threshold is q + Δ. q is the (1 − targetFPR) quantile taken as an

@@ -91,7 +91,7 @@ type Bundle struct {
 }
 
 // Thresholds are the calibrated alert thresholds (models.Calibrate): a
-// score alerts when it is greater. An absent model's threshold is 0.
+// score alerts when it is at least the threshold. An absent model's threshold is 0.
 type Thresholds struct {
 	IForest  float64 `json:"iforest"`
 	KMeans   float64 `json:"kmeans"`
