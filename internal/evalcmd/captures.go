@@ -1,11 +1,198 @@
 package evalcmd
 
 import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/vigil-nids/vigil/capture"
+	"github.com/vigil-nids/vigil/datasets"
+	"github.com/vigil-nids/vigil/detect"
 	"github.com/vigil-nids/vigil/evaluate"
+	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
+	"github.com/vigil-nids/vigil/internal/detectcmd"
 	"github.com/vigil-nids/vigil/models/bundle"
 )
 
+// flowRef identifies one flow record across its interim and final scores.
+type flowRef struct {
+	id  features.FlowID // End zeroed
+	seq uint32
+}
+
+// flowScores accumulates what detect would conclude about one flow record:
+// its highest score per model (so "score ≥ threshold" holds exactly when
+// detect alerted on it) and the capture time of its first alert per model.
+type flowScores struct {
+	id    features.FlowID
+	final bool
+	max   []float64
+	first []int64
+}
+
+// group is a set of captures read together as one stream, labeled by a
+// label windows file or with one label for every flow.
+type group struct {
+	paths []string
+	label string // "" = by the label windows
+}
+
+// scoreCaptures runs the detect pipeline over the captures, exactly as
+// detect would (same extractor settings, active-flow scoring, thresholds),
+// and turns every flow record into a labeled sample.
 func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error) {
-	return nil, cli.Usagef("evaluating captures is not wired yet")
+	if _, err := detectcmd.LoadModel(o.Model); err != nil {
+		return nil, err
+	}
+	var groups []group
+	var plain []string
+	for _, arg := range o.Pcaps {
+		path, label := datasets.ParsePcapArg(arg)
+		if label == "" {
+			plain = append(plain, path)
+			continue
+		}
+		groups = append(groups, group{paths: []string{path}, label: label})
+	}
+	var labels *datasets.Labels
+	if len(plain) > 0 {
+		if o.Labels == "" {
+			return nil, cli.Usagef("--pcap %s has no labels: give --labels FILE, or label a whole file with --pcap FILE=LABEL", plain[0])
+		}
+		l, err := datasets.LoadLabelsFile(o.Labels)
+		if err != nil {
+			return nil, cli.Usage(fmt.Errorf("--labels: %w", err))
+		}
+		l.Slack = o.Slack
+		labels = l
+		groups = append([]group{{paths: plain}}, groups...)
+	} else if o.Labels != "" {
+		return nil, cli.Usagef("--labels is given but every --pcap is FILE=LABEL: drop one of them")
+	}
+
+	xcfg, err := detect.ExtractorConfig(b)
+	if err != nil {
+		return nil, cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
+	}
+	interval := xcfg.SnapshotInterval
+	if o.ScoreInterval > 0 {
+		interval = o.ScoreInterval
+	}
+	names, th := modelNames(b)
+	in := &evaluate.Input{Models: names, Thresholds: th, LabelStarts: map[string]int64{}}
+	warn := func(msg string) { fmt.Fprintf(e.Stderr, "warning: %s\n", msg) }
+	for _, g := range groups {
+		src, err := capture.Open(g.paths, capture.Options{Warn: warn})
+		if err != nil {
+			return nil, cli.Usage(err)
+		}
+		var mu sync.Mutex
+		flows := map[flowRef]*flowScores{}
+		observe := func(ob *detect.Observation) {
+			ref := flowRef{id: ob.ID, seq: ob.Seq}
+			ref.id.End = 0
+			sc := scoresOf(b, bundle.Scores(ob.Scores), make([]float64, 0, 3))
+			mu.Lock()
+			defer mu.Unlock()
+			f := flows[ref]
+			if f == nil {
+				f = &flowScores{max: make([]float64, len(names)), first: make([]int64, len(names))}
+				for i := range f.max {
+					f.max[i] = math.Inf(-1)
+				}
+				flows[ref] = f
+			}
+			for i, s := range sc {
+				f.max[i] = max(f.max[i], s)
+				if s >= th[i] && f.first[i] == 0 {
+					f.first[i] = ob.At
+				}
+			}
+			f.id = ob.ID
+			f.final = f.final || ob.Final
+		}
+		_, err = detect.New(detect.FromBundle(b), detect.Config{
+			Extractor: xcfg, ScoreInterval: interval, Block: true, Observe: observe,
+		}).Run(context.Background(), src)
+		src.Close()
+		if err != nil {
+			return nil, cli.Usage(err)
+		}
+		// Deterministic order: by flow start, then identity.
+		list := make([]*flowScores, 0, len(flows))
+		for _, f := range flows {
+			list = append(list, f)
+		}
+		sort.Slice(list, func(i, j int) bool { return lessID(&list[i].id, &list[j].id) })
+		var earliest int64
+		for _, f := range list {
+			label := g.label
+			if label == "" {
+				label, _ = labels.Match(f.id)
+			}
+			if label == "" {
+				label = evaluate.Benign
+			}
+			if earliest == 0 || f.id.Start < earliest {
+				earliest = f.id.Start
+			}
+			in.Samples = append(in.Samples, evaluate.Sample{Label: label, Scores: f.max, Start: f.id.Start, End: f.id.End, FirstAlert: f.first})
+		}
+		if g.label != "" && g.label != evaluate.Benign && earliest != 0 {
+			if s, ok := in.LabelStarts[g.label]; !ok || earliest < s {
+				in.LabelStarts[g.label] = earliest
+			}
+		}
+		for _, p := range g.paths {
+			fps, err := fingerprints(p)
+			if err != nil {
+				return nil, cli.Usage(err)
+			}
+			in.Inputs = append(in.Inputs, fps...)
+		}
+	}
+	if labels != nil {
+		for l, sp := range labels.Spans() {
+			if s, ok := in.LabelStarts[l]; !ok || sp.Start < s {
+				in.LabelStarts[l] = sp.Start
+			}
+		}
+		if un := labels.Unmatched(); len(un) > 0 {
+			in.Unmatched.Count = len(un)
+			for _, i := range un[:min(5, len(un))] {
+				r := labels.Rows[i]
+				in.Unmatched.First = append(in.Unmatched.First, fmt.Sprintf("%s:%d %s", labels.Name, r.Line, r.Label))
+			}
+			if !o.Quiet {
+				warn(labels.UnmatchedReport(5))
+			}
+		}
+		fp, err := bundle.Fingerprint(o.Labels)
+		if err == nil {
+			in.Inputs = append(in.Inputs, evaluate.Fingerprint(fp))
+		}
+	}
+	return in, nil
+}
+
+func lessID(a, b *features.FlowID) bool {
+	if a.Start != b.Start {
+		return a.Start < b.Start
+	}
+	if c := a.Src.Compare(b.Src); c != 0 {
+		return c < 0
+	}
+	if c := a.Dst.Compare(b.Dst); c != 0 {
+		return c < 0
+	}
+	if a.Sport != b.Sport {
+		return a.Sport < b.Sport
+	}
+	if a.Dport != b.Dport {
+		return a.Dport < b.Dport
+	}
+	return a.Proto < b.Proto
 }

@@ -274,3 +274,33 @@ func printSummary(w io.Writer, rep *evaluate.Report, dir string) {
 		}
 	}
 }
+
+// fingerprints lists the files under a capture path with sizes and SHA-256s.
+func fingerprints(p string) ([]evaluate.Fingerprint, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	paths := []string{p}
+	if st.IsDir() {
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		paths = paths[:0]
+		for _, de := range ents {
+			if de.Type().IsRegular() && de.Name()[0] != '.' {
+				paths = append(paths, p+string(os.PathSeparator)+de.Name())
+			}
+		}
+	}
+	var out []evaluate.Fingerprint
+	for _, q := range paths {
+		in, err := bundle.Fingerprint(q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evaluate.Fingerprint(in))
+	}
+	return out, nil
+}
