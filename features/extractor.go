@@ -96,6 +96,18 @@ type Stats struct {
 	TableFill    float64 `json:"table_fill"` // ActiveFlows / MaxFlows
 }
 
+// MalformedByKind returns the non-zero decode error counts by name (e.g.
+// "malformed tcp"), for run summaries.
+func (s *Stats) MalformedByKind() map[string]uint64 {
+	m := map[string]uint64{}
+	for k, n := range s.MalformedBy {
+		if n > 0 {
+			m[decodeErrorNames[k]] = n
+		}
+	}
+	return m
+}
+
 // Extractor turns frames into flow records. It is not safe for concurrent
 // use. Its clock is the capture timestamps: it never reads the wall clock.
 type Extractor struct {

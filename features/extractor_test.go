@@ -596,6 +596,9 @@ func TestMalformedCounted(t *testing.T) {
 		if s.Malformed != 1 || s.MalformedBy[tc.want] != 1 || e.ActiveFlows() != 0 {
 			t.Errorf("%s: malformed %d, by kind %v, want 1 of %v", tc.name, s.Malformed, s.MalformedBy, tc.want)
 		}
+		if m := s.MalformedByKind(); len(m) != 1 || m[decodeErrorNames[tc.want]] != 1 {
+			t.Errorf("%s: by kind %v", tc.name, m)
+		}
 		if tc.want.Error() == "" {
 			t.Error("empty error text")
 		}

@@ -168,6 +168,9 @@ func extract(o options, stdout, stderr io.Writer) error {
 		s.Packets, s.Bytes, s.FlowsEmitted, s.Malformed, s.Fragments, s.Evicted, warns,
 		s.ARP.Packets, s.IPv4.Packets, s.IPv6.Packets, s.NonIP.Packets, s.TCP.Packets, s.UDP.Packets, s.ICMP.Packets, s.ICMPv6.Packets, s.OtherIP.Packets,
 		el, float64(s.Packets)/el)
+	if s.Malformed > 0 {
+		fmt.Fprintf(stderr, "extract: malformed by kind: %v\n", s.MalformedByKind())
+	}
 	return nil
 }
 
