@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
+	"sort"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -21,8 +21,12 @@ import (
 type Config struct {
 	// MinRows is the fewest rows Fit accepts; default 100.
 	MinRows int
-	// HoldOut is the fraction of rows kept out of fitting to calibrate the
-	// thresholds on; default 0.25 (at least 1 row, at most n - MinRows/2).
+	// HoldOut is the fraction of flows kept out of fitting to calibrate
+	// the thresholds on (default 0.25): the rows are split into
+	// round(1/HoldOut) folds by flow. When one fold would hold too few
+	// flows for the target rate (fewer than 5 expected above the
+	// threshold), every fold is scored by models fitted on the others
+	// (cross-fitting) and the final models are fitted on all rows.
 	HoldOut float64
 	// TargetFPR is the false-positive rate the thresholds aim for on
 	// baseline data; default models.DefaultTargetFPR.
@@ -80,19 +84,22 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 		return nil, rep, fmt.Errorf("%w: found %d, need at least %d", ErrTooFew, n, cfg.MinRows)
 	}
 	stage := newStager(cfg.Clock)
+	rows, groups := res.Rows(), res.Groups()
 
-	// Split: a seeded permutation; the first nHold rows are held out.
-	nHold := int(math.Ceil(cfg.HoldOut * float64(n)))
-	nHold = max(1, min(nHold, n-cfg.MinRows/2))
-	perm := rand.New(rand.NewPCG(cfg.Seed, 0x73706c6974)).Perm(n)
-	rows := res.Rows()
-	fitData := make([]float64, 0, (n-nHold)*d)
-	for _, i := range perm[nHold:] {
-		fitData = append(fitData, rows[i*d:(i+1)*d]...)
+	// Folds by flow: every record of a flow lands in the same fold, so a
+	// flow is never scored by a model that saw part of it.
+	k := max(2, int(math.Round(1/cfg.HoldOut)))
+	fold := make([]int, n)
+	distinct := map[uint64]struct{}{}
+	for i, g := range groups {
+		fold[i] = int(mix(g^cfg.Seed) % uint64(k))
+		distinct[g] = struct{}{}
 	}
-	X := mat.NewDense(n-nHold, d, fitData)
-	rep.Rows, rep.HeldOut = n-nHold, nHold
-
+	// Cross-fit when one held-out fold would hold too few flows for the
+	// target rate's tail (fewer than 5 expected above the threshold):
+	// then every flow is scored out of fold and the final models are fitted
+	// on all rows.
+	crossFit := float64(len(distinct))/float64(k)*cfg.TargetFPR < 5
 	var log1p []bool
 	if !cfg.NoLog1p {
 		log1p = make([]bool, d)
@@ -100,79 +107,150 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 			log1p[j] = f.Count
 		}
 	}
-	sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p})
-	if err != nil {
-		return nil, rep, fmt.Errorf("train: scaler: %w", err)
-	}
-	for i := 0; i < X.RawMatrix().Rows; i++ {
-		r := fitData[i*d : (i+1)*d]
-		sc.TransformTo(r, r) // in place: the raw copy is no longer needed
-	}
-	stage.done("scale")
-
-	b := &bundle.Bundle{Schema: *schema, Scaler: sc, TargetFPR: cfg.TargetFPR}
-	if !cfg.NoForest {
-		fc := cfg.Forest
-		fc.Seed = cfg.Seed ^ 0x666f72657374
-		f, err := iforest.Fit(X, fc)
-		if err != nil {
-			return nil, rep, fmt.Errorf("train: isolation forest: %w", err)
+	fitSet := func(keep func(i int) bool) (*bundle.Bundle, error) {
+		var data []float64
+		for i := 0; i < n; i++ {
+			if keep(i) {
+				data = append(data, rows[i*d:(i+1)*d]...)
+			}
 		}
-		b.Forest = f
-		stage.done("iforest")
-	}
-	if !cfg.NoKMeans {
-		kc := cfg.KMeans
-		kc.Seed = cfg.Seed ^ 0x6b6d65616e73
-		if kc.K <= 0 {
-			ks := cfg.KRange
-			if len(ks) == 0 {
-				for k := 2; k <= 12; k++ {
-					ks = append(ks, k)
+		m := len(data) / d
+		if m < 2 {
+			return nil, fmt.Errorf("%w: a fold holds %d rows", ErrTooFew, m)
+		}
+		X := mat.NewDense(m, d, data)
+		sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p})
+		if err != nil {
+			return nil, fmt.Errorf("train: scaler: %w", err)
+		}
+		for i := 0; i < m; i++ {
+			r := data[i*d : (i+1)*d]
+			sc.TransformTo(r, r) // in place: the raw copy is no longer needed
+		}
+		b := &bundle.Bundle{Schema: *schema, Scaler: sc, TargetFPR: cfg.TargetFPR}
+		if !cfg.NoForest {
+			fc := cfg.Forest
+			fc.Seed = cfg.Seed ^ 0x666f72657374
+			if b.Forest, err = iforest.Fit(X, fc); err != nil {
+				return nil, fmt.Errorf("train: isolation forest: %w", err)
+			}
+		}
+		if !cfg.NoKMeans {
+			kc := cfg.KMeans
+			kc.Seed = cfg.Seed ^ 0x6b6d65616e73
+			if kc.K <= 0 {
+				ks := cfg.KRange
+				if len(ks) == 0 {
+					for k := 2; k <= 12; k++ {
+						ks = append(ks, k)
+					}
 				}
+				reports, k, err := kmeans.ChooseK(X, clampKs(ks, m), kc, 0)
+				if err != nil {
+					return nil, fmt.Errorf("train: choosing k: %w", err)
+				}
+				rep.KReports, kc.K = reports, k
+				cfg.KMeans.K = k // the folds and the final fit use the same k
+				stage.done("choose-k")
 			}
-			ks = clampKs(ks, X.RawMatrix().Rows)
-			reports, k, err := kmeans.ChooseK(X, ks, kc, 0)
-			if err != nil {
-				return nil, rep, fmt.Errorf("train: choosing k: %w", err)
+			kc.K = min(kc.K, m)
+			if b.KMeans, err = kmeans.Fit(X, kc); err != nil {
+				return nil, fmt.Errorf("train: k-means: %w", err)
 			}
-			rep.KReports, kc.K = reports, k
-			stage.done("choose-k")
+			rep.K = kc.K
 		}
-		kc.K = min(kc.K, X.RawMatrix().Rows)
-		m, err := kmeans.Fit(X, kc)
-		if err != nil {
-			return nil, rep, fmt.Errorf("train: k-means: %w", err)
-		}
-		b.KMeans = m
-		rep.K = kc.K
-		stage.done("kmeans")
+		return b, nil
 	}
 
-	// Calibrate on the held-out rows, scored exactly as detect scores them.
-	x := make([]float64, d)
-	var fs, ks []float64
-	for _, i := range perm[:nHold] {
-		sc.TransformTo(x, rows[i*d:(i+1)*d])
+	// Held-out scores per record: iforest, kmeans.
+	held := make([]int, 0, n)
+	hf, hk := make([]float64, n), make([]float64, n)
+	scoreInto := func(b *bundle.Bundle, i int, x []float64) {
+		b.Scaler.TransformTo(x, rows[i*d:(i+1)*d])
 		if b.Forest != nil {
-			fs = append(fs, b.Forest.Score(x))
+			hf[i] = b.Forest.Score(x)
 		}
 		if b.KMeans != nil {
-			ks = append(ks, b.KMeans.Score(x))
+			hk[i] = b.KMeans.Score(x)
 		}
 	}
+	x := make([]float64, d)
+	var final *bundle.Bundle
+	var err error
+	if crossFit {
+		if final, err = fitSet(func(int) bool { return true }); err != nil {
+			return nil, rep, err
+		}
+		stage.done("fit")
+		for f := 0; f < k; f++ {
+			fb, err := fitSet(func(i int) bool { return fold[i] != f })
+			if err != nil {
+				return nil, rep, err
+			}
+			for i := 0; i < n; i++ {
+				if fold[i] == f {
+					scoreInto(fb, i, x)
+					held = append(held, i)
+				}
+			}
+		}
+		rep.Rows, rep.HeldOut = n, n
+		stage.done("cross-fit")
+	} else {
+		if final, err = fitSet(func(i int) bool { return fold[i] != 0 }); err != nil {
+			return nil, rep, err
+		}
+		for i := 0; i < n; i++ {
+			if fold[i] == 0 {
+				scoreInto(final, i, x)
+				held = append(held, i)
+			}
+		}
+		rep.Rows, rep.HeldOut = n-len(held), len(held)
+		stage.done("fit")
+	}
+	b := final
+
+	// Calibrate on each held-out flow's highest score, as detect alerts on
+	// a flow when any of its records (interim or final) reaches the
+	// threshold.
+	flowMax := func(score func(i int) float64) []float64 {
+		best := map[uint64]float64{}
+		for _, i := range held {
+			s := score(i)
+			if v, ok := best[groups[i]]; !ok || s > v {
+				best[groups[i]] = s
+			}
+		}
+		out := make([]float64, 0, len(best))
+		for _, v := range best {
+			out = append(out, v)
+		}
+		return out
+	}
 	if b.Forest != nil {
-		b.Thresholds.IForest = positive(models.Calibrate(fs, cfg.TargetFPR))
+		b.Thresholds.IForest = positive(calibrate(flowMax(func(i int) float64 { return hf[i] }), cfg.TargetFPR))
 	}
 	if b.KMeans != nil {
-		b.Thresholds.KMeans = positive(models.Calibrate(ks, cfg.TargetFPR))
+		b.Thresholds.KMeans = positive(calibrate(flowMax(func(i int) float64 { return hk[i] }), cfg.TargetFPR))
 	}
-	s := b.NewScorer()
-	es := make([]float64, 0, nHold)
-	for _, i := range perm[:nHold] {
-		es = append(es, s.Score(rows[i*d:(i+1)*d]).Ensemble)
+	var sc, th []float64
+	if b.Forest != nil {
+		th = append(th, b.Thresholds.IForest)
 	}
-	b.Thresholds.Ensemble = positive(models.Calibrate(es, cfg.TargetFPR))
+	if b.KMeans != nil {
+		th = append(th, b.Thresholds.KMeans)
+	}
+	b.Thresholds.Ensemble = positive(calibrate(flowMax(func(i int) float64 {
+		sc = sc[:0]
+		if b.Forest != nil {
+			sc = append(sc, hf[i])
+		}
+		if b.KMeans != nil {
+			sc = append(sc, hk[i])
+		}
+		return models.Ensemble(sc, th)
+	}), cfg.TargetFPR))
 	stage.done("calibrate")
 
 	rep.Thresholds = b.Thresholds
@@ -180,6 +258,14 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	b.Meta.Rows, b.Meta.HeldOut, b.Meta.Seed = int64(rep.Rows), int64(rep.HeldOut), cfg.Seed
 	b.Meta.Timings = stage.timings
 	return b, rep, nil
+}
+
+// mix is splitmix64's finaliser: a well-spread fold for any group id.
+func mix(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // positive keeps a threshold usable as a divisor: a model whose held-out
@@ -226,4 +312,39 @@ func (s *stager) done(stage string) {
 	now := s.clock()
 	s.timings = append(s.timings, bundle.Timing{Stage: stage, Seconds: now.Sub(s.last).Seconds()})
 	s.last = now
+}
+
+// calibrate returns the alert threshold for held-out baseline flow scores.
+// With enough flows in the tail (at least 5 expected above the threshold)
+// it is models.Calibrate: the empirical (1 − fpr) quantile plus a margin.
+// With fewer — a small baseline, where that quantile is the maximum and one
+// odd baseline flow decides it — the quantile is extrapolated from the
+// tail instead (peaks over threshold, Pickands–Balkema–de Haan with an
+// exponential excess distribution, as netspot's SPOT does): u is the score
+// with K = max(10, n/20) flows above it, the excesses over u are taken as
+// exponential with scale β, and the threshold is u + β·ln(K / (n·fpr)).
+// β is estimated robustly as median(excess)/ln 2, so a single extreme
+// baseline flow (k-means distances are unbounded) cannot drag the
+// threshold to its own height. The price: a few genuinely odd baseline
+// flows may lie above the threshold, which is what a rate of fpr on new
+// data means anyway.
+func calibrate(scores []float64, fpr float64) float64 {
+	n := len(scores)
+	if float64(n)*fpr >= 5 || n < 40 {
+		return models.Calibrate(scores, fpr)
+	}
+	s := append([]float64(nil), scores...)
+	sort.Float64s(s)
+	k := max(10, n/20)
+	u := s[n-1-k]
+	ex := make([]float64, 0, k)
+	for _, v := range s[n-k:] {
+		ex = append(ex, v-u)
+	}
+	beta := ex[len(ex)/2] / math.Ln2
+	t := u + beta*math.Log(float64(k)/(float64(n)*fpr))
+	if !(t > u) { // all top scores tie: fall back to the order statistic
+		return models.Calibrate(scores, fpr)
+	}
+	return t
 }

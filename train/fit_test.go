@@ -1,0 +1,80 @@
+package train
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/models"
+	"github.com/vigil-nids/vigil/models/kmeans"
+)
+
+func TestCalibrateTail(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Exponential(1) scores: the true 0.999 quantile is ln(1000) ≈ 6.91.
+	small := make([]float64, 700)
+	for i := range small {
+		small[i] = rng.ExpFloat64()
+	}
+	th := calibrate(small, 0.001)
+	if th < 4.5 || th > 10 {
+		t.Fatalf("small exponential sample: threshold %.3f, want near ln(1000) = 6.91", th)
+	}
+	// One absurd baseline flow must not drag the threshold to its height.
+	withOutlier := append(append([]float64(nil), small...), 1e4)
+	if th2 := calibrate(withOutlier, 0.001); th2 > 2*th {
+		t.Fatalf("one outlier moved the threshold from %.3f to %.3f", th, th2)
+	}
+	// With enough tail samples it is the documented order statistic.
+	big := make([]float64, 20000)
+	for i := range big {
+		big[i] = rng.ExpFloat64()
+	}
+	if got, want := calibrate(big, 0.001), models.Calibrate(big, 0.001); got != want {
+		t.Fatalf("large sample: %v, want models.Calibrate's %v", got, want)
+	}
+	// Measured exceedance on fresh data from the same distribution.
+	fresh := 0
+	for i := 0; i < 200000; i++ {
+		if rng.ExpFloat64() >= th {
+			fresh++
+		}
+	}
+	if r := float64(fresh) / 200000; r > 0.01 {
+		t.Fatalf("fresh exceedance %.4f, want around 0.001", r)
+	}
+}
+
+// TestFitCrossFitted checks that a small baseline is cross-fitted (every
+// row scored out of fold) and that the thresholds hold on fresh data.
+func TestFitCrossFitted(t *testing.T) {
+	schema := &features.Schema{Name: "t", Version: 1, Features: []features.Feature{{Name: "a"}, {Name: "b"}}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	res := NewReservoir(2, 10000, 1)
+	for g := 0; g < 400; g++ {
+		res.AddGroup([]float64{rng.NormFloat64(), rng.NormFloat64()}, uint64(g))
+	}
+	b, rep, err := Fit(res, schema, Config{Seed: 5, KMeans: kmeansK(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.HeldOut != 400 || rep.Rows != 400 {
+		t.Fatalf("small baseline should be cross-fitted: rows %d held out %d", rep.Rows, rep.HeldOut)
+	}
+	// Fresh points from the same distribution rarely alert; a far point does.
+	s := b.NewScorer()
+	alerts := 0
+	for i := 0; i < 5000; i++ {
+		if s.Score([]float64{rng.NormFloat64(), rng.NormFloat64()}).Ensemble >= b.Thresholds.Ensemble {
+			alerts++
+		}
+	}
+	if r := float64(alerts) / 5000; r > 0.01 {
+		t.Fatalf("fresh baseline alert rate %.4f", r)
+	}
+	if s.Score([]float64{8, -8}).Ensemble < b.Thresholds.Ensemble {
+		t.Fatal("a point 8 sigma away does not alert")
+	}
+}
+
+func kmeansK(k int) kmeans.Config { return kmeans.Config{K: k} }
