@@ -339,6 +339,12 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	defer os.Remove(f.Name())
+	// CreateTemp makes the file 0600; the summary is an ordinary output,
+	// readable like the alerts (detect.CreateOutput uses 0644).
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := write(f); err != nil {
 		f.Close()
 		return err
