@@ -268,27 +268,10 @@ func Run(o Options, e *Env) error {
 		cfg.Block = !o.Realtime // replay: results must not depend on machine speed
 	}
 
-	// The outputs.
-	var sink detect.Sink
-	if o.Alerts == "-" || o.Alerts == "" {
-		sink = detect.NewJSONLines(e.Stdout)
-	} else {
-		s, err := detect.CreateJSONLines(o.Alerts, o.Force)
-		if err != nil {
-			return outputErr("--alerts", err)
-		}
-		sink = s
-	}
-	var pcapFile *os.File
-	if o.WritePcap != "" {
-		pcapFile, err = detect.CreateOutput(o.WritePcap, o.Force)
-		if err != nil {
-			sink.Close()
-			return outputErr("--write-pcap", err)
-		}
-		cfg.AnomalyPcap = pcapFile
-	}
-
+	// The signal context and the metrics listener come before the
+	// outputs, and an output created here is removed again when a later
+	// one fails: a refused run leaves no empty file behind that would
+	// refuse the next run without --force.
 	ctx, stop := e.Signals(context.Background())
 	defer stop()
 	if o.MetricsAddr != "" {
@@ -299,11 +282,39 @@ func Run(o Options, e *Env) error {
 		select {
 		case err := <-errc:
 			if err != nil {
-				sink.Close()
 				return cli.Usage(fmt.Errorf("--metrics-addr %q: %w", o.MetricsAddr, err))
 			}
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+
+	var sink detect.Sink
+	var created []string // outputs that did not exist before this run
+	isNew := func(p string) bool { _, err := os.Lstat(p); return err != nil }
+	if o.Alerts == "-" || o.Alerts == "" {
+		sink = detect.NewJSONLines(e.Stdout)
+	} else {
+		fresh := isNew(o.Alerts)
+		s, err := detect.CreateJSONLines(o.Alerts, o.Force)
+		if err != nil {
+			return outputErr("--alerts", err)
+		}
+		if fresh {
+			created = append(created, o.Alerts)
+		}
+		sink = s
+	}
+	var pcapFile *os.File
+	if o.WritePcap != "" {
+		pcapFile, err = detect.CreateOutput(o.WritePcap, o.Force)
+		if err != nil {
+			sink.Close()
+			for _, p := range created {
+				os.Remove(p)
+			}
+			return outputErr("--write-pcap", err)
+		}
+		cfg.AnomalyPcap = pcapFile
 	}
 
 	sum, runErr := detect.New(detect.FromBundle(b), cfg).Run(ctx, src, sink)

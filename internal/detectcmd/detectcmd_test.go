@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -602,6 +603,11 @@ func TestRefusals(t *testing.T) {
 	const precious = "precious, do not overwrite\n"
 	os.WriteFile(existing, []byte(precious), 0o644)
 	out := func(name string) string { return filepath.Join(dir, name) }
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 
 	tests := []struct {
 		name string
@@ -627,6 +633,9 @@ func TestRefusals(t *testing.T) {
 		{"alerts exists", []string{"--model", model, "--pcap", mixed, "--alerts", existing}, "--force"},
 		{"summary exists", []string{"--model", model, "--pcap", mixed, "--alerts", out("a1.json"), "--summary", existing}, "--force"},
 		{"write-pcap exists", []string{"--model", model, "--pcap", mixed, "--alerts", out("a2.json"), "--write-pcap", existing}, "--force"},
+		{"write-pcap not creatable", []string{"--model", model, "--pcap", mixed, "--alerts", out("a3.json"), "--write-pcap", out("nodir/x.pcap")}, "--write-pcap"},
+		{"metrics address in use", []string{"--model", model, "--pcap", mixed, "--alerts", out("a4.json"), "--write-pcap", out("p4.pcap"),
+			"--metrics-addr", busy.Addr().String()}, "--metrics-addr"},
 	}
 	if os.Geteuid() != 0 {
 		// As root the file is readable anyway.
@@ -654,7 +663,9 @@ func TestRefusals(t *testing.T) {
 	if b, _ := os.ReadFile(existing); string(b) != precious {
 		t.Errorf("the existing output was modified: %q", b)
 	}
-	for _, name := range []string{"a1.json", "a2.json"} {
+	// Nor any output it created before it was refused (a leftover empty
+	// file would refuse the next run without --force).
+	for _, name := range []string{"a1.json", "a2.json", "a3.json", "a4.json", "p4.pcap"} {
 		if _, err := os.Stat(out(name)); err == nil {
 			t.Errorf("a refused run left %s behind", name)
 		}
