@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/internal/cli"
 )
 
 // usageError marks errors that exit with status 2.
@@ -68,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	f.BoolVar(&o.noCommunityID, "no-community-id", false, "leave the community_id column empty (faster)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
 	_ = f.MarkHidden("cpuprofile")
+	cli.Polish(cmd) // --version, completion bash|zsh
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	err := cmd.Execute()
 	if err == nil {
@@ -75,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "extract:", err)
 	var u usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || cli.Code(err) == cli.ExitUsage {
 		return 2
 	}
 	return 1

@@ -166,6 +166,7 @@ YAML file given with --config; flag > environment > file > default.`,
 		o.Quiet, _ = fl.GetBool("quiet")
 		return Run(o, e)
 	}
+	cli.Polish(cmd)
 	return cmd
 }
 

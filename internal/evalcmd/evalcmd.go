@@ -111,6 +111,7 @@ file. Flows that match no label row are benign.`,
 		o.Quiet, _ = fl.GetBool("quiet")
 		return Run(o, e)
 	}
+	cli.Polish(cmd)
 	return cmd
 }
 

@@ -134,6 +134,7 @@ a flag on the command line wins over the environment, which wins over the file.`
 		}
 		return Run(o, e)
 	}
+	cli.Polish(cmd)
 	return cmd
 }
 
