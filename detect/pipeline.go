@@ -555,5 +555,14 @@ func (r *run) sendAlerts(sinks []Sink) {
 		if r.pcap != nil {
 			r.pcap.mark(a.FlowID)
 		}
+		if len(r.alerts) == 0 {
+			for _, s := range sinks {
+				if f, ok := s.(interface{ Flush() error }); ok {
+					if err := f.Flush(); err != nil && r.sinkErr == nil {
+						r.sinkErr = err
+					}
+				}
+			}
+		}
 	}
 }

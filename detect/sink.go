@@ -77,11 +77,46 @@ func (s *JSONLines) Send(a *Alert) error {
 	if err != nil {
 		return fmt.Errorf("encode alert: %w", err)
 	}
-	s.buf = append(append(s.buf[:0], b...), '\n')
-	if _, err := s.w.Write(s.buf); err != nil {
+	s.buf = append(append(s.buf, b...), '\n')
+	if len(s.buf) >= jsonFlushBytes {
+		return s.flushLocked()
+	}
+	return nil
+}
+
+// jsonFlushBytes bounds the alerts JSONLines holds before writing them.
+const jsonFlushBytes = 64 << 10
+
+// Flush writes the alerts held in the sink's buffer. The pipeline calls it
+// whenever no further alert is waiting, so a reader of a live run sees
+// each alert at once while a replay with many alerts writes in large
+// chunks.
+func (s *JSONLines) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *JSONLines) flushLocked() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(s.buf)
+	s.buf = s.buf[:0]
+	if err != nil {
 		return fmt.Errorf("write alert: %w", err)
 	}
 	return nil
+}
+
+// SyncFile fsyncs f when it is a regular file; devices such as /dev/null
+// and pipes cannot be synced and need not be.
+func SyncFile(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	return f.Sync()
 }
 
 // Close implements Sink. For a file it created, it fsyncs and closes it.
@@ -92,10 +127,13 @@ func (s *JSONLines) Close() error {
 		return nil
 	}
 	s.closed = true
+	err := s.flushLocked()
 	if s.f == nil {
-		return nil
+		return err
 	}
-	err := s.f.Sync()
+	if serr := SyncFile(s.f); err == nil {
+		err = serr
+	}
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}

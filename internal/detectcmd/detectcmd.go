@@ -320,7 +320,7 @@ func Run(o Options, e *Env) error {
 
 	sum, runErr := detect.New(detect.FromBundle(b), cfg).Run(ctx, src, sink)
 	if pcapFile != nil {
-		if err := errors.Join(pcapFile.Sync(), pcapFile.Close()); err != nil && runErr == nil {
+		if err := errors.Join(detect.SyncFile(pcapFile), pcapFile.Close()); err != nil && runErr == nil {
 			runErr = fmt.Errorf("--write-pcap: %w", err)
 		}
 	}
