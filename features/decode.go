@@ -48,7 +48,8 @@ const (
 )
 
 // packet is the decoded summary of one frame: everything the flow table
-// needs, copied out of the frame (it keeps no slice into it).
+// needs, copied out of the frame (it keeps no slice into it; the
+// transport payload is in decoder.payload).
 type packet struct {
 	ts       int64
 	kind     pktKind
@@ -117,6 +118,9 @@ type decoder struct {
 
 	pEth, pSLL, pSLL2, pLo, pIP4, pIP6 *gopacket.DecodingLayerParser
 	decoded                            []gopacket.LayerType
+	// payload is the TCP/UDP payload of the last frame as captured, a
+	// slice of it: valid only during Process (cleared after).
+	payload []byte
 }
 
 func newDecoder() *decoder {
@@ -182,6 +186,7 @@ func (d *decoder) decode(data []byte, lt layers.LinkType, p *packet) DecodeError
 		return ErrLinkType
 	}
 	*p = packet{ts: p.ts}
+	d.payload = nil
 	err := parser.DecodeLayers(data, &d.decoded)
 	var haveIP, haveL4 bool
 	l4 := gopacket.LayerTypeZero
@@ -375,10 +380,12 @@ func (d *decoder) fromL4(p *packet, t gopacket.LayerType) {
 			p.tcpFlags = c[13]
 		}
 		p.window = d.tcp.Window
+		d.payload = d.tcp.Payload
 	case layers.LayerTypeUDP:
 		p.proto = uint8(layers.IPProtocolUDP)
 		p.sport, p.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
 		p.hdrLen += 8
+		d.payload = d.udp.Payload
 		if p.sport == 53 || p.dport == 53 {
 			p.dns.ok = parseDNS(d.udp.Payload, &p.dns)
 		}

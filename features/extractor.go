@@ -26,6 +26,10 @@ type Config struct {
 	// CommunityID computes Record.CommunityID (Community ID v1, seed 0).
 	// It costs one string allocation per emitted record.
 	CommunityID bool
+	// MaxHosts and MaxServices bound the host-context tables (per host;
+	// per source, destination, port and protocol). Default 65,536 each:
+	// when full, the least recently updated entry is evicted.
+	MaxHosts, MaxServices int
 }
 
 // maxActiveTimeout bounds ActiveTimeout so that the microsecond offsets of
@@ -47,6 +51,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = 1_000_000
+	}
+	if c.MaxHosts <= 0 {
+		c.MaxHosts = 1 << 16
+	}
+	if c.MaxServices <= 0 {
+		c.MaxServices = 1 << 16
 	}
 	if c.ActivityTimeout <= 0 {
 		c.ActivityTimeout = 5 * time.Second
@@ -127,6 +137,7 @@ type Extractor struct {
 	schema              *Schema
 	groups              []group // feature groups in vector order
 	stats               Stats
+	ctx                 hostCtx // host and service context (context.go)
 }
 
 // list is a doubly linked list of flow slots threaded through flow.prev
@@ -154,6 +165,7 @@ func NewExtractor(cfg Config, emit func(*Record)) *Extractor {
 	}
 	e.rec.Vector = make([]float64, 0, e.schema.Len())
 	e.idx.init(rand.Uint64())
+	e.ctx.init(cfg.MaxHosts, cfg.MaxServices, e.idx.seed)
 	return e
 }
 
@@ -235,6 +247,7 @@ func (e *Extractor) Process(data []byte, ci capture.CaptureInfo) {
 		return
 	}
 	e.update(p, ts)
+	e.dec.payload = nil // do not keep the frame
 }
 
 func (e *Extractor) update(p *packet, ts int64) {
@@ -289,7 +302,15 @@ func (e *Extractor) update(p *packet, ts int64) {
 		e.lru.push(&e.flows, uint32(s))
 	}
 	fwd := srcIsA == (f.state&stSrcIsA != 0)
+	fresh := f.fwdPkts+f.bwdPkts == 0
 	f.add(p, ts, fwd, e.activity)
+	if pl := e.dec.payload; len(pl) > 0 {
+		f.app.addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
+	}
+	if fresh {
+		e.ctx.flowStart(f, ts)
+	}
+	e.ctx.packet(p, f)
 	if p.proto == 6 && f.state&stClosing == 0 && (f.state&stRST != 0 || f.state&(stFinFwd|stFinBwd) == stFinFwd|stFinBwd) {
 		f.state |= stClosing
 		e.lru.unlink(&e.flows, uint32(s))
@@ -399,6 +420,10 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	for i := range e.groups {
 		v = e.groups[i].append(v, f)
 	}
+	if final {
+		e.ctx.flowEnd(f)
+	}
+	v = e.ctx.appendContext(v, f)
 	rec.Vector = v
 	rec.CommunityID = ""
 	if e.cfg.CommunityID {

@@ -681,7 +681,9 @@ func TestNoAllocs(t *testing.T) {
 // table never holds more than MaxFlows and the evictions are counted.
 func TestFloodBounded(t *testing.T) {
 	const max = 1000
-	e := NewExtractor(Config{MaxFlows: max}, func(*Record) {})
+	// The host-context tables have their own caps (TestContextFlood): here
+	// they are set to the flow cap so the heap is steady after warm-up.
+	e := NewExtractor(Config{MaxFlows: max, MaxHosts: max, MaxServices: max}, func(*Record) {})
 	b := frame{src: cli, dst: srv, sport: 1, dport: 80, proto: "tcp", flags: "S"}.bytes(t)
 	var ms runtime.MemStats
 	for i := range 200_000 {
@@ -719,7 +721,9 @@ func TestMemoryPerFlow(t *testing.T) {
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
-	e := NewExtractor(Config{MaxFlows: n}, func(*Record) { t.Fatal("no flow should be emitted") })
+	// The host-context tables are bounded separately (TestContextFlood);
+	// keep them small here so this measures the flow table.
+	e := NewExtractor(Config{MaxFlows: n, MaxHosts: 1024, MaxServices: 1024}, func(*Record) { t.Fatal("no flow should be emitted") })
 	for i := range n {
 		binary.BigEndian.PutUint32(b[14+12:], uint32(i))
 		e.Process(b, ci(time.Duration(i)*10*time.Nanosecond, len(b)))
@@ -731,8 +735,9 @@ func TestMemoryPerFlow(t *testing.T) {
 	}
 	per := float64(m1.HeapAlloc-m0.HeapAlloc) / n
 	t.Logf("%.1f bytes per flow (flow struct %d bytes)", per, unsafeSizeofFlow)
-	if per > 300 {
-		t.Errorf("%.1f bytes per active flow > 300", per)
+	// 300 before the application hints (appState, ~80 bytes per flow).
+	if per > 400 {
+		t.Errorf("%.1f bytes per active flow > 400", per)
 	}
 	runtime.KeepAlive(e)
 }

@@ -35,6 +35,7 @@ type flow struct {
 	win                    [2]uint16             // initial TCP window per direction
 	icmpTC                 uint16                // ICMP type<<8|code of the first packet
 	state                  uint16                // st* bits
+	app                    appState              // application hints (hints.go)
 }
 
 // Flag counters in flow.flags.

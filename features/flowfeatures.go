@@ -15,7 +15,10 @@ type group struct {
 
 // FlowSchemaVersion is the version of FlowSchema. Bump it whenever a
 // feature is added, removed, reordered or changes meaning.
-const FlowSchemaVersion = 1
+//
+// Version 2 added the application hints (hints.go) and the host, service
+// and beaconing context (context.go).
+const FlowSchemaVersion = 2
 
 var flowGroups = []group{
 	{"volume", volumeFeatures, appendVolume},
@@ -25,6 +28,7 @@ var flowGroups = []group{
 	{"rate", rateFeatures, appendRate},
 	{"activity", activityFeatures, appendActivity},
 	{"service", serviceFeatures, appendService},
+	{"hints", hintFeatures, appendHints},
 }
 
 // FlowSchema returns the versioned schema of the vectors the Extractor
@@ -34,6 +38,7 @@ func FlowSchema() *Schema {
 	for _, g := range flowGroups {
 		s.Features = append(s.Features, g.features...)
 	}
+	s.Features = append(s.Features, contextFeatures...) // appended by the Extractor's context
 	return s
 }
 

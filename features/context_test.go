@@ -1,0 +1,106 @@
+package features
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+	"time"
+)
+
+// TestContextFlood: one SYN from each of 100,000 spoofed sources never
+// grows the host table past MaxHosts, and evictions are counted.
+func TestContextFlood(t *testing.T) {
+	const max = 1000
+	e := NewExtractor(Config{MaxFlows: 2000, MaxHosts: max, MaxServices: max}, func(*Record) {})
+	b := frame{src: cli, dst: srv, sport: 1, dport: 80, proto: "tcp", flags: "S"}.bytes(t)
+	for i := range 100_000 {
+		binary.BigEndian.PutUint32(b[14+12:], uint32(i)|0x0a000000)
+		e.Process(b, ci(time.Duration(i)*time.Microsecond, len(b)))
+	}
+	if e.ctx.hosts.live > max || e.ctx.svcs.live > max || e.ctx.hosts.n > max || e.ctx.hosts.evicted == 0 {
+		t.Fatalf("hosts live %d (slots %d) svcs %d evicted %d, cap %d", e.ctx.hosts.live, e.ctx.hosts.n, e.ctx.svcs.live, e.ctx.hosts.evicted, max)
+	}
+	// Every remaining entry is still findable (index consistent after evictions).
+	for s := e.ctx.hosts.head; s != nilSlot; s = e.ctx.hosts.at(s).next {
+		c := e.ctx.hosts.at(s)
+		if e.ctx.hosts.find(&c.key, c.h) != c {
+			t.Fatal("host entry lost from the index")
+		}
+	}
+}
+
+// TestContextAllocs: steady-state packets through the context tables do
+// not allocate.
+func TestContextAllocs(t *testing.T) {
+	e := NewExtractor(Config{MaxHosts: 64, MaxServices: 64}, func(*Record) {})
+	b := frame{src: cli, dst: srv, sport: 1, dport: 80, proto: "tcp", flags: "S"}.bytes(t)
+	i := 0
+	step := func() {
+		binary.BigEndian.PutUint16(b[14+20:], uint16(i%5000)) // new source port: a new flow
+		binary.BigEndian.PutUint32(b[14+12:], uint32(i%200))  // 200 sources > MaxHosts: evictions
+		e.Process(b, ci(time.Duration(i)*time.Millisecond, len(b)))
+		i++
+	}
+	for range 20000 {
+		step()
+	}
+	if n := testing.AllocsPerRun(5000, step); n != 0 {
+		t.Fatalf("%v allocations per packet", n)
+	}
+}
+
+// TestContextPortScan: a source touching 300 ports, most refused by RST,
+// shows many distinct ports and a high unanswered ratio.
+func TestContextPortScan(t *testing.T) {
+	var last []float64
+	s := FlowSchema()
+	e := NewExtractor(Config{}, func(r *Record) { last = append(last[:0], r.Vector...) })
+	for p := range 300 {
+		syn := frame{src: cli, dst: srv, sport: 40000, dport: uint16(1 + p), proto: "tcp", flags: "S"}.bytes(t)
+		rst := frame{src: srv, dst: cli, sport: uint16(1 + p), dport: 40000, proto: "tcp", flags: "RA"}.bytes(t)
+		e.Process(syn, ci(time.Duration(p)*time.Millisecond, len(syn)))
+		e.Process(rst, ci(time.Duration(p)*time.Millisecond+time.Microsecond, len(rst)))
+	}
+	e.Flush()
+	get := func(n string) float64 { return last[s.Index(n)] }
+	if d := get("src_dports_60s"); d < 250 || d > 360 {
+		t.Errorf("src_dports_60s %v, want about 300", d)
+	}
+	if r := get("src_unanswered_ratio_60s"); r < 0.99 {
+		t.Errorf("unanswered ratio %v", r)
+	}
+	if n := get("src_conns_60s"); n != 300 {
+		t.Errorf("src_conns_60s %v", n)
+	}
+}
+
+// TestBeacon: connections every 5 s exactly give interval CV 0; fewer
+// than 4 give the neutral values.
+func TestBeacon(t *testing.T) {
+	s := FlowSchema()
+	var vs [][]float64
+	e := NewExtractor(Config{}, func(r *Record) { vs = append(vs, append([]float64(nil), r.Vector...)) })
+	for k := range 8 {
+		at := time.Duration(k) * 5 * time.Second
+		for _, fr := range []frame{
+			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "S"},
+			{src: srv, dst: cli, sport: 8000, dport: uint16(30000 + k), proto: "tcp", flags: "SA"},
+			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "R"},
+		} {
+			b := fr.bytes(t)
+			e.Process(b, ci(at, len(b)))
+			at += time.Millisecond
+		}
+	}
+	e.Flush()
+	if len(vs) != 8 {
+		t.Fatalf("%d records", len(vs))
+	}
+	cv, conns := s.Index("beacon_iat_cv"), s.Index("beacon_conns")
+	if vs[1][cv] != 1 || vs[1][conns] != 2 {
+		t.Errorf("second beacon: cv %v conns %v, want neutral 1 and 2", vs[1][cv], vs[1][conns])
+	}
+	if v := vs[7][cv]; math.Abs(v) > 1e-3 || vs[7][conns] != 8 {
+		t.Errorf("eighth beacon: cv %v conns %v, want 0 and 8", v, vs[7][conns])
+	}
+}

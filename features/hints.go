@@ -1,0 +1,571 @@
+package features
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+)
+
+// appState is what the application-hint parsers keep per flow: counters
+// and maxima read from the payload the capture holds (a truncated capture
+// gives what its snap length allows). It never holds payload bytes, so no
+// password or user name can leak into a record.
+type appState struct {
+	dnsQ, dnsR, dnsNX, dnsRare uint16 // queries, responses, NXDOMAIN responses, TXT/NULL/CNAME/ANY queries
+	dnsNameMax, dnsLabelsMax   uint8
+	dnsLongestLabel            uint8
+	dnsEntropy                 uint16 // max sub-domain entropy, bits/char ×1000
+	dnsDigit, dnsHex           uint8  // max sub-domain digit / hex-letter share ×255
+	dnsAnsMax                  uint16 // largest response payload, bytes
+	dnsNameHash                uint64 // hash of the last query name (host context)
+
+	httpReq, httpResp, httpErr uint16
+	httpPost, httpOther        uint16 // POST and non-GET/HEAD/POST requests
+	httpURIMax, httpQueryMax   uint16
+	httpSQLi, httpTrav         uint16 // tokens summed over requests
+	httpUALen                  uint16 // user agent length of the first request that had one
+	httpTool                   bool
+	authTry, authFail          uint16
+	cleartext                  bool
+	sshBanner                  uint8 // bit 0: client banner, bit 1: server banner
+	sshAfter                   uint16
+	tlsHello                   bool
+	tlsVersion                 uint16
+	tlsSNILen                  uint8
+}
+
+const maxHintPkts = 64 // payload packets per flow parsed for HTTP/DNS/TLS; auth replies are read throughout
+
+func sat(x *uint16) {
+	if *x != math.MaxUint16 {
+		*x++
+	}
+}
+
+// addApp reads the application payload pl (as captured) of packet p of
+// the flow. fwd is the initiator (client) side; n counts the flow's
+// packets so far.
+func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
+	if p.proto == 17 && (p.sport == 53 || p.dport == 53) && p.dns.ok {
+		a.addDNS(p, pl)
+		return
+	}
+	if p.proto != 6 {
+		return
+	}
+	if p.sport == 53 || p.dport == 53 { // DNS over TCP: 2-byte length prefix
+		if len(pl) > 2 {
+			var di dnsInfo
+			if parseDNS(pl[2:], &di) {
+				q := *p
+				q.dns = di
+				a.addDNS(&q, pl[2:])
+			}
+		}
+		return
+	}
+	port := p.dport
+	if !fwd {
+		port = p.sport
+	}
+	switch {
+	case port == 21 || port == 110 || port == 143:
+		a.addAuth(pl, fwd, port)
+		return
+	case port == 23:
+		if fwd {
+			a.cleartext = true
+		}
+		return
+	}
+	if bytes.HasPrefix(pl, []byte("SSH-")) {
+		if fwd {
+			a.sshBanner |= 1
+		} else {
+			a.sshBanner |= 2
+		}
+		return
+	}
+	if a.sshBanner == 3 {
+		sat(&a.sshAfter)
+		return
+	}
+	if n > maxHintPkts {
+		return
+	}
+	if fwd {
+		if len(pl) > 5 && pl[0] == 0x16 && pl[1] == 3 && pl[5] == 1 {
+			a.addTLS(pl)
+			return
+		}
+		a.addHTTPRequest(pl)
+	} else if bytes.HasPrefix(pl, []byte("HTTP/1.")) && len(pl) >= 12 {
+		sat(&a.httpResp)
+		if c := pl[9]; c == '4' || c == '5' {
+			sat(&a.httpErr)
+		}
+	}
+}
+
+// addDNS accounts a DNS message whose header parsed (p.dns) and analyses
+// the first question's name.
+func (a *appState) addDNS(p *packet, msg []byte) {
+	d := &p.dns
+	if d.response {
+		sat(&a.dnsR)
+		if d.rcode == 3 {
+			sat(&a.dnsNX)
+		}
+		if n := len(msg); n > int(a.dnsAnsMax) {
+			a.dnsAnsMax = uint16(min(n, math.MaxUint16))
+		}
+		return
+	}
+	sat(&a.dnsQ)
+	switch d.qtype {
+	case 16, 10, 5, 255: // TXT, NULL, CNAME, ANY
+		sat(&a.dnsRare)
+	}
+	var ns nameStats
+	if !dnsNameStats(msg, &ns) {
+		return
+	}
+	a.dnsNameHash = ns.hash
+	a.dnsNameMax = max(a.dnsNameMax, ns.length)
+	a.dnsLabelsMax = max(a.dnsLabelsMax, ns.labels)
+	a.dnsLongestLabel = max(a.dnsLongestLabel, ns.longest)
+	a.dnsEntropy = max(a.dnsEntropy, uint16(ns.entropy*1000))
+	a.dnsDigit = max(a.dnsDigit, uint8(ns.digit*255))
+	a.dnsHex = max(a.dnsHex, uint8(ns.hex*255))
+}
+
+// nameStats describes the first question name of a DNS message.
+type nameStats struct {
+	length, labels, longest uint8
+	entropy                 float64 // Shannon entropy (bits/char) of the labels below the registered domain
+	digit, hex              float64 // share of digits / of a-f letters among those characters
+	hash                    uint64  // FNV-1a of the lower-cased name
+}
+
+// dnsNameStats reads the first question name of msg (a DNS message with
+// at least a 12-byte header). The registered domain is approximated as
+// the last two labels. It reports false when there is no complete name.
+// Allocation-free.
+func dnsNameStats(msg []byte, ns *nameStats) bool {
+	if len(msg) < 13 || binary.BigEndian.Uint16(msg[4:]) == 0 {
+		return false
+	}
+	// First pass: label offsets (at most 128 labels in a 255-byte name).
+	var offs [128]uint16
+	nl := 0
+	i, total := 12, 0
+	for {
+		if i >= len(msg) {
+			return false
+		}
+		l := int(msg[i])
+		if l == 0 {
+			break
+		}
+		if l&0xc0 != 0 || i+1+l > len(msg) || nl == len(offs) {
+			return false
+		}
+		offs[nl] = uint16(i)
+		nl++
+		total += l + 1
+		i += l + 1
+	}
+	if nl == 0 {
+		return false
+	}
+	*ns = nameStats{labels: uint8(min(nl, 255)), length: uint8(min(total-1, 255))}
+	h := uint64(14695981039346656037)
+	var hist [256]uint16
+	sub, digits, hexes := 0, 0, 0
+	for k := 0; k < nl; k++ {
+		o := int(offs[k])
+		l := int(msg[o])
+		ns.longest = max(ns.longest, uint8(l))
+		for _, c := range msg[o+1 : o+1+l] {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			h = (h ^ uint64(c)) * 1099511628211
+			if k < nl-2 {
+				hist[c]++
+				sub++
+				switch {
+				case '0' <= c && c <= '9':
+					digits++
+				case 'a' <= c && c <= 'f':
+					hexes++
+				}
+			}
+		}
+		h = (h ^ '.') * 1099511628211
+	}
+	ns.hash = h
+	if sub > 0 {
+		fs := float64(sub)
+		for _, c := range hist {
+			if c > 0 {
+				q := float64(c) / fs
+				ns.entropy -= q * math.Log2(q)
+			}
+		}
+		ns.digit, ns.hex = float64(digits)/fs, float64(hexes)/fs
+	}
+	return true
+}
+
+var httpMethods = [...]string{"GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
+
+// addHTTPRequest parses an HTTP/1.x request line and headers at the start
+// of pl; anything else is ignored.
+func (a *appState) addHTTPRequest(pl []byte) {
+	m := -1
+	for i, s := range httpMethods {
+		if len(pl) >= len(s) && string(pl[:len(s)]) == s {
+			m = i
+			break
+		}
+	}
+	if m < 0 {
+		return
+	}
+	sat(&a.httpReq)
+	switch m {
+	case 0, 2:
+	case 1:
+		sat(&a.httpPost)
+	default:
+		sat(&a.httpOther)
+	}
+	rest := pl[len(httpMethods[m]):]
+	end := bytes.IndexByte(rest, ' ')
+	if end < 0 {
+		end = bytes.IndexAny(rest, "\r\n")
+		if end < 0 {
+			end = len(rest)
+		}
+	}
+	uri := rest[:end]
+	a.httpURIMax = max(a.httpURIMax, uint16(min(len(uri), math.MaxUint16)))
+	if q := bytes.IndexByte(uri, '?'); q >= 0 {
+		a.httpQueryMax = max(a.httpQueryMax, uint16(min(len(uri)-q-1, math.MaxUint16)))
+	}
+	sq, tr := attackTokens(uri)
+	// Headers: user agent, basic auth; then the start of the body.
+	hdr := rest[end:]
+	body := []byte(nil)
+	if k := bytes.Index(hdr, []byte("\r\n\r\n")); k >= 0 {
+		body = hdr[k+4:]
+		hdr = hdr[:k]
+	}
+	for len(hdr) > 0 {
+		nl := bytes.IndexByte(hdr, '\n')
+		line := hdr
+		if nl >= 0 {
+			line, hdr = hdr[:nl], hdr[nl+1:]
+		} else {
+			hdr = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		switch {
+		case hasPrefixFold(line, "user-agent:"):
+			ua := bytes.TrimSpace(line[len("user-agent:"):])
+			if a.httpUALen == 0 {
+				a.httpUALen = uint16(min(len(ua), math.MaxUint16))
+			}
+			if toolUA(ua) {
+				a.httpTool = true
+			}
+		case hasPrefixFold(line, "authorization: basic"):
+			a.cleartext = true
+		}
+	}
+	if len(body) > 0 {
+		s, t := attackTokens(body)
+		sq += s
+		tr += t
+	}
+	a.httpSQLi = uint16(min(int(a.httpSQLi)+sq, math.MaxUint16))
+	a.httpTrav = uint16(min(int(a.httpTrav)+tr, math.MaxUint16))
+}
+
+func hasPrefixFold(b []byte, lower string) bool {
+	if len(b) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// toolMarkers are user-agent substrings of attack and scanning tools.
+// curl and wget are deliberately absent: benign clients use them.
+var toolMarkers = [...]string{"sqlmap", "nikto", "nmap", "masscan", "zgrab", "hydra", "dirbuster", "gobuster", "wfuzz", "python-requests", "go-http-client", "nuclei", "acunetix", "w3af"}
+
+func toolUA(ua []byte) bool {
+	var buf [256]byte
+	n := copy(buf[:], ua)
+	lo := buf[:n]
+	for i, c := range lo {
+		if 'A' <= c && c <= 'Z' {
+			lo[i] = c + 'a' - 'A'
+		}
+	}
+	for _, m := range toolMarkers {
+		if bytes.Contains(lo, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sqliTokens are searched in the URL-decoded, lower-cased text; each
+// occurrence counts. Tautologies (or 1=1, and 'a'='a', ...) are counted
+// separately by tautologies.
+var sqliTokens = [...]string{"'", "\"", "--", "/*", "#", ";", "union", "select", "sleep(", "benchmark(", "waitfor", "concat(", "char(", "information_schema", "sqlite_master", "@@version", "extractvalue(", "0x"}
+
+// attackTokens URL-decodes (%XX and '+' as space) and lower-cases up to
+// 1 KiB of s into a stack buffer and counts SQL-injection tokens and
+// directory-traversal tokens ("../", "..\"). Allocation-free.
+func attackTokens(s []byte) (sqli, trav int) {
+	var buf [1024]byte
+	n := 0
+	for i := 0; i < len(s) && n < len(buf); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			c = ' '
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n] = c
+		n++
+	}
+	t := buf[:n]
+	for _, tok := range sqliTokens {
+		sqli += bytes.Count(t, []byte(tok))
+	}
+	sqli += tautologies(t)
+	trav = bytes.Count(t, []byte("../")) + bytes.Count(t, []byte(`..\`))
+	return sqli, trav
+}
+
+// tautologies counts "or X=X" / "and X=X" (X the same word, digits or
+// quoted string) in lower-case text t.
+func tautologies(t []byte) int {
+	n := 0
+	for i := 0; i < len(t); i++ {
+		var k int
+		switch {
+		case bytes.HasPrefix(t[i:], []byte("or ")):
+			k = i + 3
+		case bytes.HasPrefix(t[i:], []byte("and ")):
+			k = i + 4
+		default:
+			continue
+		}
+		if i > 0 && isWord(t[i-1]) {
+			continue
+		}
+		for k < len(t) && t[k] == ' ' {
+			k++
+		}
+		l := k
+		for l < len(t) && t[l] != '=' && t[l] != ' ' {
+			l++
+		}
+		if l >= len(t) || l == k {
+			continue
+		}
+		left := t[k:l]
+		for l < len(t) && t[l] == ' ' {
+			l++
+		}
+		if l >= len(t) || t[l] != '=' {
+			continue
+		}
+		l++
+		for l < len(t) && t[l] == ' ' {
+			l++
+		}
+		if bytes.HasPrefix(t[l:], left) {
+			n++
+		}
+	}
+	return n
+}
+
+func isWord(c byte) bool { return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' }
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// addAuth counts login attempts and failures of FTP (21), POP3 (110) and
+// IMAP (143): client PASS / LOGIN commands, server 530 / -ERR / NO replies.
+func (a *appState) addAuth(pl []byte, fwd bool, port uint16) {
+	if fwd {
+		switch port {
+		case 21, 110:
+			if hasPrefixFold(pl, "pass ") {
+				sat(&a.authTry)
+				a.cleartext = true
+			}
+		case 143:
+			// "<tag> LOGIN user pass"
+			if sp := bytes.IndexByte(pl, ' '); sp > 0 && hasPrefixFold(pl[sp+1:], "login ") {
+				sat(&a.authTry)
+				a.cleartext = true
+			}
+		}
+		return
+	}
+	switch port {
+	case 21:
+		// A reply packet may hold several lines; count each 530.
+		for len(pl) >= 4 {
+			if string(pl[:4]) == "530 " {
+				sat(&a.authFail)
+			}
+			nl := bytes.IndexByte(pl, '\n')
+			if nl < 0 {
+				break
+			}
+			pl = pl[nl+1:]
+		}
+	case 110:
+		if bytes.HasPrefix(pl, []byte("-ERR")) && a.authTry > a.authFail {
+			sat(&a.authFail)
+		}
+	case 143:
+		if sp := bytes.IndexByte(pl, ' '); sp > 0 && pl[0] != '*' && (hasPrefixFold(pl[sp+1:], "no ") || hasPrefixFold(pl[sp+1:], "bad ")) {
+			sat(&a.authFail)
+		}
+	}
+}
+
+// addTLS reads the version and SNI of a TLS ClientHello record.
+func (a *appState) addTLS(pl []byte) {
+	a.tlsHello = true
+	b := pl[5:] // handshake: type(1) len(3) version(2) random(32)
+	if len(b) < 38 {
+		return
+	}
+	a.tlsVersion = binary.BigEndian.Uint16(b[4:])
+	i := 38
+	if i >= len(b) {
+		return
+	}
+	i += 1 + int(b[i]) // session id
+	if i+2 > len(b) {
+		return
+	}
+	i += 2 + int(binary.BigEndian.Uint16(b[i:])) // cipher suites
+	if i >= len(b) {
+		return
+	}
+	i += 1 + int(b[i]) // compression
+	if i+2 > len(b) {
+		return
+	}
+	i += 2
+	for i+4 <= len(b) {
+		typ, l := binary.BigEndian.Uint16(b[i:]), int(binary.BigEndian.Uint16(b[i+2:]))
+		i += 4
+		if i+l > len(b) {
+			return
+		}
+		switch typ {
+		case 0: // server_name: list len(2) type(1) len(2) name
+			if l >= 5 {
+				a.tlsSNILen = uint8(min(int(binary.BigEndian.Uint16(b[i+3:])), 255))
+			}
+		case 43: // supported_versions: len(1) versions
+			if l >= 3 {
+				a.tlsVersion = max(a.tlsVersion, binary.BigEndian.Uint16(b[i+1:]))
+			}
+		}
+		i += l
+	}
+}
+
+// sshEarlyClosePkts: an SSH flow that closes with at most this many
+// payload packets after the banner exchange ended before a session could
+// run (a failed or abandoned login).
+const sshEarlyClosePkts = 20
+
+var hintFeatures = []Feature{
+	ft("dns_queries", "messages", "DNS queries sent by the initiator (UDP/TCP 53)", true),
+	ft("dns_qname_len", "chars", "longest first-question name of the flow's queries, dotted form", true),
+	ft("dns_labels", "labels", "most labels in a query name", true),
+	ft("dns_longest_label", "chars", "longest single label in a query name", true),
+	ft("dns_sub_entropy", "bits/char", "highest Shannon entropy of the characters below the registered domain (last two labels)", false),
+	ft("dns_sub_digit_ratio", "ratio", "highest share of digits among the characters below the registered domain", false),
+	ft("dns_sub_hex_ratio", "ratio", "highest share of a-f letters among the characters below the registered domain", false),
+	ft("dns_rare_qtype_share", "ratio", "share of queries asking for TXT, NULL, CNAME or ANY", false),
+	ft("dns_nxdomain_share", "ratio", "share of responses with rcode NXDOMAIN", false),
+	ft("dns_answer_bytes", "bytes", "largest DNS response message (as captured)", true),
+	ft("http_requests", "requests", "HTTP/1.x requests seen at the start of initiator packets", true),
+	ft("http_post_share", "ratio", "share of requests that are POST", false),
+	ft("http_other_method_share", "ratio", "share of requests with a method other than GET, HEAD, POST", false),
+	ft("http_uri_len", "chars", "longest request URI", true),
+	ft("http_query_len", "chars", "longest query string (after '?')", true),
+	ft("http_sqli_tokens", "tokens", "SQL-injection tokens (quotes, comments, UNION, SELECT, SLEEP(, tautologies, ...) in the URL-decoded, lower-cased URIs and body starts, summed over requests", true),
+	ft("http_traversal_tokens", "tokens", "directory traversal tokens (../, ..\\) after URL decoding, summed over requests", true),
+	ft("http_ua_len", "chars", "length of the first User-Agent header (0 when none)", true),
+	ft("http_tool_ua", "bool", "1 when a User-Agent names an attack or scanning tool (sqlmap, nikto, nmap, ...; not curl or wget)", false),
+	ft("http_error_share", "ratio", "share of HTTP responses with status 4xx or 5xx", false),
+	ft("auth_attempts", "attempts", "login attempts seen in clear (FTP/POP3 PASS, IMAP LOGIN)", true),
+	ft("auth_failures", "replies", "failed logins seen (FTP 530, POP3 -ERR after PASS, IMAP NO/BAD)", true),
+	ft("cleartext_credentials", "bool", "1 when the flow carried credentials in clear (FTP/POP3/IMAP login, Telnet, HTTP Basic)", false),
+	ft("ssh_pkts_after_banner", "packets", "payload packets of an SSH flow after both banners (key exchange and everything after)", true),
+	ft("ssh_early_close", "bool", "1 when an SSH flow closed (FIN/RST) with at most 20 payload packets after the banners: no session ran", false),
+	ft("tls_client_hello", "bool", "1 when the initiator sent a TLS ClientHello", false),
+	ft("tls_version", "version", "highest TLS version offered (0x0303 = 771 is TLS 1.2, 772 is 1.3; 0 when none)", false),
+	ft("tls_sni_len", "chars", "length of the ClientHello server name (0 when none)", true),
+}
+
+func share(n, d uint16) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+func appendHints(dst []float64, f *flow) []float64 {
+	a := &f.app
+	early := a.sshBanner == 3 && a.sshAfter <= sshEarlyClosePkts && f.state&(stRST|stFinFwd|stFinBwd) != 0
+	return append(dst,
+		float64(a.dnsQ), float64(a.dnsNameMax), float64(a.dnsLabelsMax), float64(a.dnsLongestLabel),
+		float64(a.dnsEntropy)/1000, float64(a.dnsDigit)/255, float64(a.dnsHex)/255,
+		share(a.dnsRare, a.dnsQ), share(a.dnsNX, a.dnsR), float64(a.dnsAnsMax),
+		float64(a.httpReq), share(a.httpPost, a.httpReq), share(a.httpOther, a.httpReq),
+		float64(a.httpURIMax), float64(a.httpQueryMax), float64(a.httpSQLi), float64(a.httpTrav),
+		float64(a.httpUALen), b2f(a.httpTool), share(a.httpErr, a.httpResp),
+		float64(a.authTry), float64(a.authFail), b2f(a.cleartext),
+		float64(a.sshAfter), b2f(early),
+		b2f(a.tlsHello), float64(a.tlsVersion), float64(a.tlsSNILen))
+}

@@ -1,0 +1,152 @@
+package features
+
+import (
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+func dnsMsg(t testing.TB, name string, qt layers.DNSType) []byte {
+	d := &layers.DNS{ID: 1, Questions: []layers.DNSQuestion{{Name: []byte(name), Type: qt, Class: layers.DNSClassIN}}}
+	buf := gopacket.NewSerializeBuffer()
+	if err := d.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestDNSNameStats(t *testing.T) {
+	cases := []struct {
+		name                  string
+		length, labels, long  uint8
+		entropy, digit, hexes float64
+	}{
+		{"www.lab.test", 12, 3, 4, 2, 0, 0},           // "www": one symbol... see below
+		{"lab.test", 8, 2, 4, 0, 0, 0},                // nothing below the registered domain
+		{"ab12.x.lab.test", 15, 4, 4, 2.25, 0.4, 0.4}, // "ab12x": 5 distinct of 5
+		{"AAAA.lab.test", 13, 3, 4, 0, 0, 1},          // case folded: "aaaa", one symbol
+	}
+	for _, tc := range cases {
+		var ns nameStats
+		if !dnsNameStats(dnsMsg(t, tc.name, layers.DNSTypeA), &ns) {
+			t.Fatalf("%s: not parsed", tc.name)
+		}
+		if ns.length != tc.length || ns.labels != tc.labels || ns.longest != tc.long {
+			t.Errorf("%s: %+v", tc.name, ns)
+		}
+		want := tc.entropy
+		switch tc.name {
+		case "www.lab.test":
+			want = 0 // a single repeated symbol
+		case "ab12.x.lab.test":
+			want = 2.321928 // log2(5)
+		}
+		if d := ns.entropy - want; d > 1e-5 || d < -1e-5 || abs(ns.digit-tc.digit) > 1e-9 || abs(ns.hex-tc.hexes) > 1e-9 {
+			t.Errorf("%s: entropy %v digit %v hex %v, want %v %v %v", tc.name, ns.entropy, ns.digit, ns.hex, want, tc.digit, tc.hexes)
+		}
+	}
+	var ns nameStats
+	if dnsNameStats(dnsMsg(t, "www.lab.test", layers.DNSTypeA)[:16], &ns) {
+		t.Error("truncated name parsed")
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestAttackTokens(t *testing.T) {
+	cases := []struct {
+		in         string
+		sqli, trav int
+	}{
+		{"/index.html", 0, 0},
+		{"/app?id=1", 0, 0},
+		{"/app?id=1%27%20OR%201%3D1--", 3, 0},              // ' , --, or 1=1
+		{"/app?id=1+UNION+ALL+SELECT+NULL,NULL--+-", 3, 0}, // union, select, --
+		{"/app?id=1) AND SLEEP(5)", 1, 0},
+		{"/app?id=1 and 4821=4821", 1, 0},
+		{"/x?f=..%2F..%2Fetc%2Fpasswd", 0, 2},
+		{"/brand?x=hand 1=1", 0, 0}, // no or/and before it
+	}
+	for _, tc := range cases {
+		s, tr := attackTokens([]byte(tc.in))
+		if s != tc.sqli || tr != tc.trav {
+			t.Errorf("%q: sqli %d trav %d, want %d %d", tc.in, s, tr, tc.sqli, tc.trav)
+		}
+	}
+}
+
+func TestHTTPRequest(t *testing.T) {
+	var a appState
+	a.addHTTPRequest([]byte("GET /app?id=1%27 HTTP/1.1\r\nHost: x\r\nUser-Agent: sqlmap/1.7.2#stable (https://sqlmap.org)\r\n\r\n"))
+	a.addHTTPRequest([]byte("POST /login HTTP/1.1\r\nUser-Agent: curl/7.88.1\r\nAuthorization: Basic dTpw\r\n\r\nuser=a' or 'a'='a'"))
+	a.addHTTPRequest([]byte("NOTHTTP"))
+	if a.httpReq != 2 || a.httpPost != 1 || !a.httpTool || !a.cleartext || a.httpUALen != 40 || a.httpQueryMax != 7 || a.httpSQLi != 1+5+1 {
+		t.Errorf("%+v", a)
+	}
+	var c appState
+	c.addHTTPRequest([]byte("GET / HTTP/1.1\r\nUser-Agent: curl/7.88.1\r\n\r\n"))
+	if c.httpTool {
+		t.Error("curl flagged as a tool")
+	}
+}
+
+// TestAuthCounting: FTP USER/PASS with 530 replies, POP3 -ERR, IMAP NO.
+func TestAuthCounting(t *testing.T) {
+	var a appState
+	for range 3 {
+		a.addAuth([]byte("USER bob\r\n"), true, 21)
+		a.addAuth([]byte("331 Please specify the password.\r\n"), false, 21)
+		a.addAuth([]byte("PASS secret\r\n"), true, 21)
+		a.addAuth([]byte("530 Login incorrect.\r\n"), false, 21)
+	}
+	a.addAuth([]byte("PASS right\r\n"), true, 21)
+	a.addAuth([]byte("230 Login successful.\r\n"), false, 21)
+	if a.authTry != 4 || a.authFail != 3 || !a.cleartext {
+		t.Errorf("ftp: %+v", a)
+	}
+	var p appState
+	p.addAuth([]byte("-ERR no\r\n"), false, 110) // before any PASS: not a login failure
+	p.addAuth([]byte("PASS x\r\n"), true, 110)
+	p.addAuth([]byte("-ERR [AUTH] failed\r\n"), false, 110)
+	if p.authTry != 1 || p.authFail != 1 {
+		t.Errorf("pop3: %+v", p)
+	}
+	var m appState
+	m.addAuth([]byte("a1 LOGIN bob x\r\n"), true, 143)
+	m.addAuth([]byte("* OK hi\r\n"), false, 143)
+	m.addAuth([]byte("a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"), false, 143)
+	if m.authTry != 1 || m.authFail != 1 {
+		t.Errorf("imap: %+v", m)
+	}
+}
+
+// TestSSHEarlyClose: banners then a few packets and a FIN is an early
+// close; a long session is not.
+func TestSSHEarlyClose(t *testing.T) {
+	s := FlowSchema()
+	i := s.Index("ssh_early_close")
+	for _, tc := range []struct {
+		after int
+		want  float64
+	}{{8, 1}, {40, 0}} {
+		var f flow
+		f.state = stFinFwd | stFinBwd
+		p := &packet{proto: 6, sport: 40000, dport: 22}
+		f.app.addApp(p, []byte("SSH-2.0-libssh\r\n"), true, 1)
+		q := &packet{proto: 6, sport: 22, dport: 40000}
+		f.app.addApp(q, []byte("SSH-2.0-OpenSSH_9.2\r\n"), false, 2)
+		for k := range tc.after {
+			f.app.addApp(p, []byte{0, 0, 0, 12, byte(k)}, k%2 == 0, uint32(3+k))
+		}
+		v := appendHints(nil, &f)
+		if got := v[i-s.Index("dns_queries")]; got != tc.want {
+			t.Errorf("%d packets after banners: early close %v, want %v", tc.after, got, tc.want)
+		}
+	}
+}
