@@ -77,6 +77,8 @@ type fitter struct {
 	workers int
 	nChunks int
 
+	fastData *fastState // float32 copy for the fast assignment, made once per Fit
+
 	sums   []float64 // nChunks*k*d partial centre sums
 	counts []int     // nChunks*k partial cluster sizes
 	part   []float64 // nChunks*partWidth misc partial sums
@@ -131,6 +133,21 @@ func (f *fitter) runN(nChunks, n int, fn func(c, lo, hi int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// fast returns the float32 copy of the data for the fast assignment,
+// making it on first use, or nil if the data do not suit it.
+func (f *fitter) fast() *fastState {
+	if f.fastData == nil {
+		f.fastData = f.newFastState()
+		if f.fastData == nil {
+			f.fastData = &fastState{} // unsuitable; remembered
+		}
+	}
+	if f.fastData.x32 == nil {
+		return nil
+	}
+	return f.fastData
 }
 
 // sumPart reduces column j of f.part in chunk order.
@@ -336,7 +353,11 @@ var elkanMaxBounds = 1 << 25 // 256 MiB; a variable so tests can force Hamerly
 // and dist hold each row's final cluster and Euclidean distance to it.
 func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32, dist []float64) *run {
 	n, d, k := f.n, f.d, f.k
-	elkan := k > 1 && n*k <= elkanMaxBounds
+	var fast *fastState
+	if fastAssign && k <= fastMaxK {
+		fast = f.fast()
+	}
+	elkan := fast == nil && k > 1 && n*k <= elkanMaxBounds
 	nb := 1
 	if elkan {
 		nb = k
@@ -364,7 +385,11 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 	var inertia float64
 	for final := false; ; {
 		first := iter == 0 && !final
-		f.halfDistances(centers, half, cc)
+		if fast != nil {
+			fast.setCenters(centers, k, d)
+		} else {
+			f.halfDistances(centers, half, cc)
+		}
 		f.run(func(c, lo, hi int) {
 			sums := f.sums[c*k*d : (c+1)*k*d]
 			cnt := f.counts[c*k : (c+1)*k]
@@ -372,6 +397,29 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 			clear(cnt)
 			changed := 0
 			var sse float64
+			if fast != nil {
+				var near [fastBlock]int32
+				for bl := lo; bl < hi; bl += fastBlock {
+					bh := min(hi, bl+fastBlock)
+					f.assign(fast, centers, bl, bh, near[:bh-bl])
+					for i := bl; i < bh; i++ {
+						a := int(near[i-bl])
+						if old := int(labels[i]); first || a != old {
+							changed++
+							moveRow(sums, cnt, f.row(i), old, a, first)
+							labels[i] = int32(a)
+						}
+						if final {
+							s2 := sqDist(f.row(i), centers[a*d:(a+1)*d])
+							dist[i] = math.Sqrt(s2)
+							sse += s2
+						}
+					}
+				}
+				f.ipart[c] = changed
+				f.part[c*partWidth] = sse
+				return
+			}
 			for i := lo; i < hi; i++ {
 				x := f.row(i)
 				a := int(labels[i])
@@ -450,18 +498,7 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 				upper[i] = u
 				if old := int(labels[i]); first || a != old {
 					changed++
-					if !first {
-						s := sums[old*d : (old+1)*d]
-						for j, v := range x {
-							s[j] -= v
-						}
-						cnt[old]--
-					}
-					s := sums[a*d : (a+1)*d]
-					for j, v := range x {
-						s[j] += v
-					}
-					cnt[a]++
+					moveRow(sums, cnt, x, old, a, first)
 					labels[i] = int32(a)
 				}
 				if final {
@@ -519,6 +556,24 @@ func (f *fitter) lloyd(rng *rand.Rand, maxIter int, tol float64, labels []int32,
 		final = tot <= tol || iter >= maxIter
 	}
 	return &run{centers: centers, inertia: inertia, iter: iter}
+}
+
+// moveRow moves row x from cluster old (unless first) to cluster a in the
+// partial sums and counts.
+func moveRow(sums []float64, cnt []int, x []float64, old, a int, first bool) {
+	d := len(x)
+	if !first {
+		s := sums[old*d : (old+1)*d]
+		for j, v := range x {
+			s[j] -= v
+		}
+		cnt[old]--
+	}
+	s := sums[a*d : (a+1)*d]
+	for j, v := range x {
+		s[j] += v
+	}
+	cnt[a]++
 }
 
 // halfDistances sets cc[a*k+b] to half the distance between centres a and b
