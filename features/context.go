@@ -461,8 +461,26 @@ func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
 	// server lifts every benign flow's dst counts; a third host lifts
 	// distinct-host counts learned on a two-client baseline), which cost
 	// more in benign false positives than they added in recall.
-	dst = append(dst, float64(w.conns), linearCount(w.ports[:]),
-		float64(w.unans), ratio, float64(w.newSvc), linearCount(w.names[:]))
+	//
+	// The source's connection, port, failure and new-service counts are
+	// attached only to flows that themselves went unanswered: they tell a
+	// scan's or a flood's probes apart from one refused connection, but
+	// carried on every flow of the host they would also mark the benign
+	// traffic of a host that scans (an insider's own web and DNS flows
+	// during its attack). Answered flows get 0 in training and detection
+	// alike.
+	// Likewise the distinct DNS names go on DNS flows only.
+	if unanswered(f) {
+		dst = append(dst, float64(w.conns), linearCount(w.ports[:]),
+			float64(w.unans), ratio, float64(w.newSvc))
+	} else {
+		dst = append(dst, 0, 0, 0, 0, 0)
+	}
+	if _, _, dport := ends(f); dport == 53 {
+		dst = append(dst, linearCount(w.names[:]))
+	} else {
+		dst = append(dst, 0)
+	}
 
 	sk, sh := c.svcKeyOf(f)
 	se := c.svcs.find(&sk, sh)

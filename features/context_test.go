@@ -72,6 +72,19 @@ func TestContextPortScan(t *testing.T) {
 	if n := get("src_conns_60s"); n != 300 {
 		t.Errorf("src_conns_60s %v", n)
 	}
+	// The scanning host's own answered flow (a UDP exchange after the
+	// scan) does not inherit the scan's counts: source context is for
+	// flows that themselves went unanswered.
+	q := frame{src: cli, dst: srv, sport: 41000, dport: 123, proto: "udp"}.bytes(t)
+	a := frame{src: srv, dst: cli, sport: 123, dport: 41000, proto: "udp"}.bytes(t)
+	e.Process(q, ci(400*time.Millisecond, len(q)))
+	e.Process(a, ci(401*time.Millisecond, len(a)))
+	e.Flush()
+	for _, n := range []string{"src_conns_60s", "src_dports_60s", "src_unanswered_60s", "src_unanswered_ratio_60s", "src_new_services_60s", "src_dns_names_60s"} {
+		if v := get(n); v != 0 {
+			t.Errorf("answered non-DNS flow of a scanning host: %s = %v, want 0", n, v)
+		}
+	}
 }
 
 // TestBeacon: connections every 5 s exactly give interval CV 0; fewer

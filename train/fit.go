@@ -119,7 +119,7 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 			return nil, fmt.Errorf("%w: a fold holds %d rows", ErrTooFew, m)
 		}
 		X := mat.NewDense(m, d, data)
-		sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p})
+		sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p, ConstantScale: constantScale})
 		if err != nil {
 			return nil, fmt.Errorf("train: scaler: %w", err)
 		}
@@ -267,6 +267,10 @@ func mix(z uint64) uint64 {
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
 }
+
+// constantScale is the scaler's scale for features constant on the
+// baseline: see scale.Config.ConstantScale.
+const constantScale = 0.1
 
 // positive keeps a threshold usable as a divisor: a model whose held-out
 // scores are all zero (k-means on a baseline of identical rows) would

@@ -72,6 +72,13 @@ type Config struct {
 	// nil means no feature; otherwise its length must equal the number of
 	// columns. train sets it from features.Feature.Count.
 	Log1p []bool
+	// ConstantScale is the scale of a feature that is constant on the
+	// baseline (default 1). Such a feature carries the strongest signal an
+	// unsupervised model can get — a value never seen in normal traffic —
+	// and a small scale makes a departure from it count: train uses 0.1,
+	// so a count feature going from 0 to 1 (0.69 after log1p) moves a flow
+	// about 7 scaled units.
+	ConstantScale float64
 }
 
 // Scaler maps raw feature vectors to scaled ones. Its exported fields are
@@ -101,8 +108,8 @@ type Scaler struct {
 
 // Fit fits a Scaler on the rows of X. Non-finite values in X are ignored; a
 // column with no finite value gets centre 0, scale 1 and all statistics 0.
-// A column with zero spread gets scale 1, so it maps to 0 on the baseline
-// and to its raw offset elsewhere.
+// A column with zero spread gets scale cfg.ConstantScale (default 1), so it
+// maps to 0 on the baseline and to its offset / ConstantScale elsewhere.
 func Fit(X *mat.Dense, cfg Config) (*Scaler, error) {
 	if X == nil || X.IsEmpty() {
 		return nil, errors.New("scale: no rows to fit")
@@ -129,6 +136,10 @@ func Fit(X *mat.Dense, cfg Config) (*Scaler, error) {
 		Hi:     make([]float64, d),
 	}
 	copy(s.Log1p, cfg.Log1p)
+	constScale := 1.0
+	if cfg.ConstantScale > 0 && !math.IsInf(cfg.ConstantScale, 0) {
+		constScale = cfg.ConstantScale
+	}
 	raw := make([]float64, 0, n)
 	tr := make([]float64, 0, n)
 	for j := 0; j < d; j++ {
@@ -138,7 +149,7 @@ func Fit(X *mat.Dense, cfg Config) (*Scaler, error) {
 				raw = append(raw, v)
 			}
 		}
-		s.Scale[j] = 1
+		s.Scale[j] = constScale
 		if len(raw) == 0 {
 			continue
 		}

@@ -271,3 +271,24 @@ func BenchmarkTransform(b *testing.B) {
 		}
 	}
 }
+
+func TestConstantScale(t *testing.T) {
+	X := mat.NewDense(4, 2, []float64{0, 1, 0, 2, 0, 3, 0, 4})
+	for _, tc := range []struct {
+		cs, want float64
+	}{{0, 1}, {0.1, 0.1}, {math.Inf(1), 1}, {-1, 1}} {
+		s, err := Fit(X, Config{ConstantScale: tc.cs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Scale[0] != tc.want {
+			t.Errorf("ConstantScale %v: constant column's scale %v, want %v", tc.cs, s.Scale[0], tc.want)
+		}
+		if got := s.TransformTo(nil, []float64{1, 2.5})[0]; math.Abs(got-1/tc.want) > 1e-12 {
+			t.Errorf("ConstantScale %v: a departure of 1 scales to %v, want %v", tc.cs, got, 1/tc.want)
+		}
+		if s.Scale[1] == tc.want && tc.want != 1 {
+			t.Error("a varying column took the constant scale")
+		}
+	}
+}
