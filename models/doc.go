@@ -10,8 +10,8 @@
 // comes from Calibrate on held-out baseline scores for a target
 // false-positive rate; a score alerts when it is at least its
 // threshold. Ensemble divides each model's score by its threshold and takes
-// the maximum, so 1 is "at some model's threshold"; the ensemble has its
-// own threshold, calibrated the same way on Ensemble scores.
+// the mean, so the models count alike whatever their units; the ensemble
+// has its own threshold, calibrated the same way on Ensemble scores.
 //
 // Explanations: a model reports each feature's contribution to a score and
 // TopN turns them into the n largest Contributions, each with its raw value

@@ -28,5 +28,5 @@ func ExampleEnsemble() {
 	fmt.Printf("%.2f\n", models.Ensemble([]float64{0.31, 7.0}, thresholds))
 	// Output:
 	// 0.50
-	// 2.00
+	// 1.25
 }

@@ -99,7 +99,8 @@ func TestEnsemble(t *testing.T) {
 		scores, th []float64
 		want       float64
 	}{
-		{[]float64{0.6, 2}, []float64{0.5, 4}, 1.2},
+		{[]float64{0.6, 2}, []float64{0.5, 4}, 0.85},
+		{[]float64{1.5, 0}, []float64{0.5, 4}, 1.5},
 		{[]float64{0.25, 2}, []float64{0.5, 4}, 0.5},
 		{[]float64{math.NaN(), 3}, []float64{0.5, 4}, 0.75},
 		{[]float64{0.3}, []float64{0.6}, 0.5},
