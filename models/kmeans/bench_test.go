@@ -1,6 +1,7 @@
 package kmeans
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -37,7 +38,54 @@ func BenchmarkKMeansFitHamerly(b *testing.B) {
 	old := elkanMaxBounds
 	elkanMaxBounds = 0
 	defer func() { elkanMaxBounds = old }()
+	defer func(old bool) { fastAssign = old }(fastAssign)
+	fastAssign = false
 	benchFit(b, Config{K: 8, NInit: 1, Seed: 1})
+}
+
+// BenchmarkKMeansFitElkan is BenchmarkKMeansFit with Elkan's bounds instead
+// of the float32-filtered brute-force assignment (what Fit uses without
+// AVX2, or for k > fastMaxK).
+func BenchmarkKMeansFitElkan(b *testing.B) {
+	defer func(old bool) { fastAssign = old }(fastAssign)
+	fastAssign = false
+	benchFit(b, Config{K: 8, NInit: 1, Seed: 1})
+}
+
+// BenchmarkKMeansFitK compares the fast assignment (groups of eight centres
+// for k > 8) with Elkan's bounds for larger k on 2e5 rows.
+func BenchmarkKMeansFitK(b *testing.B) {
+	X := uniformRows(200_000, 20, 7)
+	for _, k := range []int{12, 16} {
+		for _, fast := range []bool{true, false} {
+			name := fmt.Sprintf("k=%d/elkan", k)
+			if fast {
+				name = fmt.Sprintf("k=%d/fast", k)
+			}
+			b.Run(name, func(b *testing.B) {
+				if fast && !fastAssign {
+					b.Skip("no AVX2/FMA")
+				}
+				defer func(old bool) { fastAssign = old }(fastAssign)
+				fastAssign = fast
+				b.ReportAllocs()
+				var m *Model
+				for b.Loop() {
+					var err error
+					if m, err = Fit(X, Config{K: k, Seed: 1, MaxIter: 50}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if m.Iterations != 50 && m.Iterations < 10 {
+					b.Fatalf("%d iterations", m.Iterations)
+				}
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(float64(X.RawMatrix().Rows)/sec, "rows/s")
+				b.ReportMetric(float64(m.Iterations), "iters")
+				b.ReportMetric(m.Inertia(), "inertia")
+			})
+		}
+	}
 }
 
 // BenchmarkKMeansFitMiniBatch is the same data with batches of 4096 rows.

@@ -527,6 +527,8 @@ func TestSilhouette(t *testing.T) {
 func TestHamerlyMatchesElkan(t *testing.T) {
 	full, _ := loadFixture(t)
 	X := full.Slice(0, 6000, 0, 20).(*mat.Dense)
+	defer func(old bool) { fastAssign = old }(fastAssign)
+	fastAssign = false
 	elkan, err := Fit(X, Config{K: 8, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
