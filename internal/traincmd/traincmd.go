@@ -106,7 +106,7 @@ a flag on the command line wins over the environment, which wins over the file.`
 	f.String("dataset", "", "labeled table FORMAT:PATH (nsl-kdd, unsw-nb15, cic-ids): train on its benign rows")
 	f.StringP("out", "o", "", "model bundle to write")
 	f.Bool("force", false, "overwrite --out if it exists")
-	f.Uint64("seed", 1, "random seed: the same seed and inputs give a bit-identical bundle")
+	f.Uint64("seed", 1, "random seed: the same seed and inputs give the same models (a bit-identical file when SOURCE_DATE_EPOCH is set)")
 	f.Float64("target-fpr", 0.001, "false-positive rate the thresholds are calibrated for on held-out baseline")
 	f.Int("max-rows", 2_000_000, "keep a uniform sample of at most this many flows")
 	f.Int("min-flows", 100, "refuse a baseline with fewer flows")
@@ -275,6 +275,17 @@ func Run(o Options, e *Env) error {
 		b.Meta.Inputs = append(b.Meta.Inputs, in)
 	}
 	b.Meta.Created = start.UTC()
+	// Reproducible builds' convention: SOURCE_DATE_EPOCH fixes the creation
+	// time, and the wall-clock stage timings stay out of the file, so the
+	// same seed and inputs give a byte-identical bundle.
+	if sde := e.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
+		sec, err := strconv.ParseInt(sde, 10, 64)
+		if err != nil || sec < 0 {
+			return cli.Usagef("SOURCE_DATE_EPOCH=%q: want Unix seconds", sde)
+		}
+		b.Meta.Created = time.Unix(sec, 0).UTC()
+		b.Meta.Timings = nil
+	}
 	b.Meta.VigilVersion = version.String()
 	b.Meta.GoVersion = runtime.Version()
 	if err := bundle.Save(o.Out, b, o.Force); err != nil {

@@ -2,6 +2,7 @@ package traincmd
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,41 @@ func TestTrainReproducible(t *testing.T) {
 	bc, _ := os.ReadFile(c)
 	if bytes.Equal(ba, bc) {
 		t.Fatal("different seeds gave identical bundles")
+	}
+}
+
+// TestTrainSourceDateEpoch: with SOURCE_DATE_EPOCH, two runs at different
+// wall-clock times (and stage timings) write byte-identical files.
+func TestTrainSourceDateEpoch(t *testing.T) {
+	dir := t.TempDir()
+	var files [][]byte
+	for i, now := range []time.Time{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)} {
+		out := filepath.Join(dir, fmt.Sprintf("m%d.vgl", i))
+		tick := now
+		var stderr bytes.Buffer
+		e := &Env{Stdout: &bytes.Buffer{}, Stderr: &stderr,
+			Getenv: func(k string) string {
+				if k == "SOURCE_DATE_EPOCH" {
+					return "1790000000"
+				}
+				return ""
+			},
+			Now: func() time.Time { tick = tick.Add(time.Duration(i+1) * time.Millisecond); return tick }}
+		if code := cli.Run(New(e), []string{"--pcap", baseline, "--out", out, "-q"}, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		b, _ := os.ReadFile(out)
+		files = append(files, b)
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Fatal("SOURCE_DATE_EPOCH set, yet the two bundles differ")
+	}
+	m, err := bundle.Read(bytes.NewReader(files[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Meta.Created.Unix(); got != 1790000000 || m.Meta.Timings != nil {
+		t.Fatalf("created %d, timings %v", got, m.Meta.Timings)
 	}
 }
 
