@@ -564,12 +564,14 @@ func moveRow(sums []float64, cnt []int, x []float64, old, a int, first bool) {
 	d := len(x)
 	if !first {
 		s := sums[old*d : (old+1)*d]
+		s = s[:len(x)]
 		for j, v := range x {
 			s[j] -= v
 		}
 		cnt[old]--
 	}
 	s := sums[a*d : (a+1)*d]
+	s = s[:len(x)]
 	for j, v := range x {
 		s[j] += v
 	}
