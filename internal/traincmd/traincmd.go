@@ -368,8 +368,12 @@ func fromCaptures(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 
 func printSummary(w io.Writer, s train.Summary) {
 	st := s.Features
-	fmt.Fprintf(w, "packets %d (%d bytes, %d malformed), flows %d, records %d, rows fitted %d, held out %d\n",
-		st.Packets, st.Bytes, st.Malformed, st.FlowsEmitted, s.Records, s.Report.Rows, s.Report.HeldOut)
+	split := fmt.Sprintf("rows fitted %d, held out %d for the thresholds", s.Report.Rows, s.Report.HeldOut)
+	if s.Report.Rows == s.Report.HeldOut {
+		split = fmt.Sprintf("rows %d (small baseline: thresholds cross-fitted, every row scored by models that did not see it)", s.Report.Rows)
+	}
+	fmt.Fprintf(w, "packets %d (%d bytes, %d malformed), flows %d, records %d, %s\n",
+		st.Packets, st.Bytes, st.Malformed, st.FlowsEmitted, s.Records, split)
 	type pc struct {
 		name string
 		c    features.Counter
