@@ -13,7 +13,6 @@ import (
 	"github.com/vigil-nids/vigil/evaluate"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
-	"github.com/vigil-nids/vigil/internal/detectcmd"
 	"github.com/vigil-nids/vigil/models/bundle"
 )
 
@@ -44,8 +43,11 @@ type group struct {
 // detect would (same extractor settings, active-flow scoring, thresholds),
 // and turns every flow record into a labeled sample.
 func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error) {
-	if _, err := detectcmd.LoadModel(o.Model); err != nil {
-		return nil, err
+	if err := b.CheckSchema(features.FlowSchema()); err != nil {
+		if len(b.Encoder) > 0 {
+			return nil, cli.Usagef("--model %q was trained on a %s feature table, not on captures: evaluate it with --dataset %s:PATH", o.Model, b.Schema.Name, b.Schema.Name)
+		}
+		return nil, cli.Usage(fmt.Errorf("--model %q: %w (retrain it with this build's train)", o.Model, err))
 	}
 	var groups []group
 	var plain []string
@@ -166,9 +168,8 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				r := labels.Rows[i]
 				in.Unmatched.First = append(in.Unmatched.First, fmt.Sprintf("%s:%d %s", labels.Name, r.Line, r.Label))
 			}
-			if !o.Quiet {
-				warn(labels.UnmatchedReport(5))
-			}
+			// A warning, not a summary: printed even with --quiet.
+			warn(labels.UnmatchedReport(5))
 		}
 		fp, err := bundle.Fingerprint(o.Labels)
 		if err == nil {

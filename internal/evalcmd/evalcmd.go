@@ -131,6 +131,8 @@ func Run(o Options, e *Env) error {
 		return cli.Usagef("no --out: name the report directory")
 	case o.Slack < 0:
 		return cli.Usagef("--label-slack %v: want a non-negative duration", o.Slack)
+	case o.ScoreInterval < 0:
+		return cli.Usagef("--score-interval %v: want a positive duration (or 0 for the model's)", o.ScoreInterval)
 	}
 	if !o.Force {
 		if _, err := os.Stat(o.Out + "/report.json"); err == nil {
@@ -149,6 +151,13 @@ func Run(o Options, e *Env) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(in.Samples) == 0 {
+		what := "flows in the captures"
+		if o.Dataset != "" {
+			what = "rows in the table"
+		}
+		return cli.Usagef("nothing to evaluate: no %s", what)
 	}
 	in.ModelHash = b.Hash()
 	in.Version = version.String()
