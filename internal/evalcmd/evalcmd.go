@@ -220,7 +220,7 @@ func scoreTable(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error) {
 	}
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, cli.Usage(err)
+		return nil, cli.Usage(fmt.Errorf("--dataset: %w", err))
 	}
 	defer fh.Close()
 	tr, err := enc.Open(fh, path)

@@ -326,6 +326,17 @@ func TestCaptures(t *testing.T) {
 	}
 
 	checkGolden(t, filepath.Join(out, "report.json"))
+
+	// The same inputs give the same report.json, byte for byte, whatever
+	// the scoring goroutines' interleaving (--force replaces the report).
+	first, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evalOK(t, "--model", model, "--pcap", mixed, "--labels", labelsFile, "--out", out, "--force", "-q")
+	if again, _ := os.ReadFile(filepath.Join(out, "report.json")); !bytes.Equal(again, first) {
+		t.Error("a second run wrote a different report.json")
+	}
 }
 
 func warningLine(stderr string) string {
@@ -754,6 +765,7 @@ func TestRefusals(t *testing.T) {
 		{"dataset of another format", []string{"--model", nslModel, "--dataset", "unsw-nb15:" + unswTest}, "trained on a nsl-kdd table, not unsw-nb15"},
 		{"dataset with a wrong column count", []string{"--model", nslModel, "--dataset", "nsl-kdd:" + tampered}, "tampered.txt:2: 44 fields"},
 		{"unknown dataset format", []string{"--model", nslModel, "--dataset", "kdd99:" + nslTest}, "kdd99"},
+		{"missing dataset", []string{"--model", nslModel, "--dataset", "nsl-kdd:" + filepath.Join(dir, "nope.txt")}, "--dataset: open"},
 		{"capture model on a table", []string{"--model", capModel, "--dataset", "nsl-kdd:" + nslTest}, "trained on captures"},
 		{"table model on captures", []string{"--model", nslModel, "--pcap", mixed, "--labels", labelsFile}, "--dataset nsl-kdd:PATH"},
 		{"pcap and dataset", []string{"--model", nslModel, "--pcap", mixed, "--labels", labelsFile, "--dataset", "nsl-kdd:" + nslTest}, "exclusive"},
