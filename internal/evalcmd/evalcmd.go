@@ -1,5 +1,3 @@
-// Package evalcmd is the evaluate command: flags, configuration, scoring
-// of labeled captures or tables, and the report.
 package evalcmd
 
 import (
