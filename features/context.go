@@ -7,14 +7,16 @@ import (
 	"time"
 )
 
-// Host and service context: per source host, per destination host and per
-// (source, destination, destination port, protocol) service, counts over
-// sliding windows of capture time, read when a flow record is emitted.
+// Host and service context: per source host and per (source,
+// destination, destination port, protocol) service, counts over sliding
+// windows of capture time, read when a flow record is emitted. A flow
+// caches the indexes of its source's and service's entries (checked by
+// key, so an eviction is noticed), so emission costs no hash lookups.
 //
 // Hosts keep a ring of ctxBuckets buckets of ctxBucket each (120 s), so a
 // window can end at the flow's last packet even when the record is
 // emitted up to one idle timeout (60 s) later. Distinct counts are linear
-// counting over small bitmaps (256 bits for ports, 128 for hosts and
+// counting over small bitmaps (256 bits for ports, 128 for DNS
 // names): exact for a handful, within a few percent up to ~100, saturating
 // at m·ln m. Services keep their last svcRing connection start times and
 // sizes (beaconing).
@@ -47,10 +49,10 @@ type svcKey struct {
 }
 
 type hostBucket struct {
-	epoch                    int64
-	conns, unans, in, newSvc uint32
-	ports                    [4]uint64 // destination ports contacted (as source)
-	hosts, peers, names      [2]uint64 // destination hosts; sources seen (as destination); DNS query names
+	epoch                int64
+	conns, unans, newSvc uint32
+	ports                [4]uint64 // destination ports contacted (as source)
+	names                [2]uint64 // DNS query names
 }
 
 type hostState struct{ b [ctxBuckets]hostBucket }
@@ -86,10 +88,9 @@ func floorDiv(a, b int64) int64 {
 
 // window sums the ctxWin buckets ending with the one holding t.
 type hostWindow struct {
-	cur                      hostBucket // the bucket holding t (10 s)
-	conns, unans, in, newSvc uint32
-	ports                    [4]uint64
-	hosts, peers, names      [2]uint64
+	conns, unans, newSvc uint32
+	ports                [4]uint64
+	names                [2]uint64
 }
 
 func (h *hostState) window(t int64, w *hostWindow) {
@@ -100,19 +101,13 @@ func (h *hostState) window(t int64, w *hostWindow) {
 		if b.epoch != e-k {
 			continue
 		}
-		if k == 0 {
-			w.cur = *b
-		}
 		w.conns += b.conns
 		w.unans += b.unans
-		w.in += b.in
 		w.newSvc += b.newSvc
 		for i := range b.ports {
 			w.ports[i] |= b.ports[i]
 		}
-		for i := range 2 {
-			w.hosts[i] |= b.hosts[i]
-			w.peers[i] |= b.peers[i]
+		for i := range b.names {
 			w.names[i] |= b.names[i]
 		}
 	}
@@ -123,18 +118,41 @@ func setBit(bm []uint64, h uint64) {
 	bm[i/64] |= 1 << (i % 64)
 }
 
-// linearCount estimates the number of distinct values set in bm.
+// linearCount estimates the number of distinct values set in bm (128 or
+// 256 bits; other sizes are computed directly).
 func linearCount(bm []uint64) float64 {
-	m := float64(64 * len(bm))
 	ones := 0
 	for _, w := range bm {
 		ones += bits.OnesCount64(w)
 	}
+	switch len(bm) {
+	case 2:
+		return lcTable2[ones]
+	case 4:
+		return lcTable4[ones]
+	}
+	return linearCountOf(64*len(bm), ones)
+}
+
+func linearCountOf(bits, ones int) float64 {
+	m := float64(bits)
 	z := m - float64(ones)
 	if z == 0 {
 		return m * math.Log(m)
 	}
 	return m * math.Log(m/z)
+}
+
+// Linear-counting estimates by number of set bits, for the bitmap sizes
+// in use (no logarithm per emitted record).
+var lcTable2, lcTable4 = lcTable(128), lcTable(256)
+
+func lcTable(m int) []float64 {
+	t := make([]float64, m+1)
+	for i := range t {
+		t[i] = linearCountOf(m, i)
+	}
+	return t
 }
 
 func mix64(x uint64) uint64 {
@@ -160,6 +178,7 @@ type ctab[K comparable, V any] struct {
 	max        int
 	head, tail uint32
 	evicted    uint64
+	last       uint32 // entry of the last get: scans and floods repeat it
 }
 
 type centry[K comparable, V any] struct {
@@ -180,29 +199,50 @@ func (t *ctab[K, V]) at(i uint32) *centry[K, V] { return &t.chunks[i/ctxChunk][i
 
 // find returns the entry of k or nil.
 func (t *ctab[K, V]) find(k *K, h uint64) *centry[K, V] {
+	if s := t.slot(k, h); s != nilSlot {
+		return t.at(s)
+	}
+	return nil
+}
+
+// slot returns the entry index of k or nilSlot.
+func (t *ctab[K, V]) slot(k *K, h uint64) uint32 {
 	tag := h >> 32
 	for i := tag & t.mask; ; i = (i + 1) & t.mask {
 		e := t.slots[i]
 		if e == 0 {
-			return nil
+			return nilSlot
 		}
 		if e>>32 == tag {
-			c := t.at(uint32(e) - 1)
-			if c.key == *k {
-				return c
+			s := uint32(e) - 1
+			if t.at(s).key == *k {
+				return s
 			}
 		}
 	}
 }
 
-// get returns the entry of k, creating it (evicting the least recently
-// used entry when full) if needed, and marks it most recently used.
-func (t *ctab[K, V]) get(k *K, h uint64) (c *centry[K, V], created bool) {
-	if c = t.find(k, h); c != nil {
-		t.touch(c)
-		return c, false
+// ref returns the entry at index s if it still holds k, else nil: a
+// flow's cached index, checked without hashing (an evicted entry's index
+// is reused at once, for another key).
+func (t *ctab[K, V]) ref(s uint32, k *K) *centry[K, V] {
+	if int(s) < t.n {
+		if c := t.at(s); c.key == *k {
+			return c
+		}
 	}
-	var s uint32
+	return nil
+}
+
+// get returns the entry of k and its index, creating it (evicting the
+// least recently used entry when full) if needed, and marks it most
+// recently used.
+func (t *ctab[K, V]) get(k *K, h uint64) (c *centry[K, V], s uint32, created bool) {
+	if s = t.slot(k, h); s != nilSlot {
+		t.touch(s)
+		t.last = s
+		return t.at(s), s, false
+	}
 	if t.live >= t.max && t.head != nilSlot {
 		s = t.head
 		old := t.at(s)
@@ -226,25 +266,27 @@ func (t *ctab[K, V]) get(k *K, h uint64) (c *centry[K, V], created bool) {
 	t.used++
 	t.live++
 	t.push(s)
-	return c, true
+	t.last = s
+	return c, s, true
 }
 
-func (t *ctab[K, V]) slotOf(c *centry[K, V]) uint32 {
-	// Entries know their slot through the index: look it up by hash.
-	tag := c.h >> 32
-	for i := tag & t.mask; ; i = (i + 1) & t.mask {
-		e := t.slots[i]
-		if e>>32 == tag && t.at(uint32(e)-1) == c {
-			return uint32(e) - 1
+// recent returns the entry of the last get if it holds k (no hashing),
+// marked most recently used, or nil.
+func (t *ctab[K, V]) recent(k *K) (*centry[K, V], uint32) {
+	if int(t.last) < t.n {
+		if c := t.at(t.last); c.key == *k {
+			t.touch(t.last)
+			return c, t.last
 		}
 	}
+	return nil, nilSlot
 }
 
-func (t *ctab[K, V]) touch(c *centry[K, V]) {
-	if t.tail != nilSlot && t.at(t.tail) == c {
+// touch marks entry s most recently used.
+func (t *ctab[K, V]) touch(s uint32) {
+	if t.tail == s {
 		return
 	}
-	s := t.slotOf(c)
 	t.unlink(s)
 	t.push(s)
 }
@@ -333,10 +375,60 @@ func (c *hostCtx) init(maxHosts, maxSvcs int, seed uint64) {
 }
 
 func (c *hostCtx) host(a *[16]byte, v6 bool) *hostState {
-	k := hostKey{*a, v6}
-	h := mix64(addrHash(a) ^ c.seed)
-	e, _ := c.hosts.get(&k, h)
+	e, _ := c.hostEntry(a, v6)
 	return &e.v
+}
+
+func (c *hostCtx) hostEntry(a *[16]byte, v6 bool) (*centry[hostKey, hostState], uint32) {
+	k := hostKey{*a, v6}
+	if e, s := c.hosts.recent(&k); e != nil {
+		return e, s
+	}
+	e, s, _ := c.hosts.get(&k, mix64(addrHash(a)^c.seed))
+	return e, s
+}
+
+// srcHost returns the context of flow f's initiator through the flow's
+// cached index, creating it (touch) or not (nil when absent).
+func (c *hostCtx) srcHost(f *flow, touch bool) *hostState {
+	src, _, _ := ends(f)
+	if int(f.ctxSrc) < c.hosts.n {
+		if e := c.hosts.at(f.ctxSrc); e.key.a == *src && e.key.v6 == f.key.v6 {
+			if touch {
+				c.hosts.touch(f.ctxSrc)
+			}
+			return &e.v
+		}
+	}
+	k := hostKey{*src, f.key.v6}
+	h := mix64(addrHash(src) ^ c.seed)
+	if touch {
+		e, s, _ := c.hosts.get(&k, h)
+		f.ctxSrc = s
+		return &e.v
+	}
+	if s := c.hosts.slot(&k, h); s != nilSlot {
+		f.ctxSrc = s
+		return &c.hosts.at(s).v
+	}
+	return nil
+}
+
+// svc returns the service state of flow f (nil when evicted).
+func (c *hostCtx) svc(f *flow) *svcState {
+	src, dst, dport := ends(f)
+	if f.key.proto != 6 && f.key.proto != 17 {
+		dport = 0
+	}
+	k := svcKey{*src, *dst, dport, f.key.proto, f.key.v6}
+	if e := c.svcs.ref(f.ctxSvc, &k); e != nil {
+		return &e.v
+	}
+	if s := c.svcs.slot(&k, svcHash(&k, c.seed)); s != nilSlot {
+		f.ctxSvc = s
+		return &c.svcs.at(s).v
+	}
+	return nil
 }
 
 // ends returns the flow's initiator and responder addresses and the
@@ -349,35 +441,35 @@ func ends(f *flow) (src, dst *[16]byte, dport uint16) {
 	return &k.b, &k.a, k.pa
 }
 
-func (c *hostCtx) svcKeyOf(f *flow) (svcKey, uint64) {
-	src, dst, dport := ends(f)
-	if f.key.proto != 6 && f.key.proto != 17 {
-		dport = 0
-	}
-	k := svcKey{*src, *dst, dport, f.key.proto, f.key.v6}
-	h := mix64(addrHash(src) ^ mix64(addrHash(dst)^c.seed) ^ uint64(dport)<<8 ^ uint64(f.key.proto))
-	return k, h
+func svcHash(k *svcKey, seed uint64) uint64 {
+	return mix64(addrHash(&k.src) ^ mix64(addrHash(&k.dst)^seed) ^ uint64(k.dport)<<8 ^ uint64(k.proto))
 }
 
 // flowStart accounts a new flow record starting at ts.
 func (c *hostCtx) flowStart(f *flow, ts int64) {
 	src, dst, dport := ends(f)
-	sk, sh := c.svcKeyOf(f)
-	se, created := c.svcs.get(&sk, sh)
+	sport := dport
+	if f.key.proto != 6 && f.key.proto != 17 {
+		sport = 0
+	}
+	sk := svcKey{*src, *dst, sport, f.key.proto, f.key.v6}
+	se, si := c.svcs.recent(&sk)
+	created := false
+	if se == nil {
+		se, si, created = c.svcs.get(&sk, svcHash(&sk, c.seed))
+	}
+	f.ctxSvc = si
 	sv := &se.v
 	sv.starts[sv.n%svcRing] = ts
 	sv.n++
-	if b := c.host(src, f.key.v6).bucket(ts); b != nil {
+	he, hi := c.hostEntry(src, f.key.v6)
+	f.ctxSrc = hi
+	if b := he.v.bucket(ts); b != nil {
 		b.conns++
 		if created {
 			b.newSvc++
 		}
 		setBit(b.ports[:], mix64(uint64(dport)+1)) // seed-free: reproducible estimates
-		setBit(b.hosts[:], addrHash(dst))
-	}
-	if b := c.host(dst, f.key.v6).bucket(ts); b != nil {
-		b.in++
-		setBit(b.peers[:], addrHash(src))
 	}
 }
 
@@ -414,14 +506,11 @@ func unanswered(f *flow) bool {
 // flowEnd accounts the outcome of a final record.
 func (c *hostCtx) flowEnd(f *flow) {
 	if unanswered(f) {
-		src, _, _ := ends(f)
-		if b := c.host(src, f.key.v6).bucket(f.last); b != nil {
+		if b := c.srcHost(f, true).bucket(f.last); b != nil {
 			b.unans++
 		}
 	}
-	sk, sh := c.svcKeyOf(f)
-	if se := c.svcs.find(&sk, sh); se != nil {
-		sv := &se.v
+	if sv := c.svc(f); sv != nil {
 		sv.sizes[sv.m%svcRing] = float32(f.fwdBytes + f.bwdBytes)
 		sv.m++
 	}
@@ -445,11 +534,14 @@ var contextFeatures = []Feature{
 
 // appendContext appends contextFeatures for flow f.
 func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
-	src, _, _ := ends(f)
 	t := f.last
 	var w hostWindow
-	if e := c.hosts.find(&hostKey{*src, f.key.v6}, mix64(addrHash(src)^c.seed)); e != nil {
-		e.v.window(t, &w)
+	_, _, dport := ends(f)
+	unans := unanswered(f)
+	if unans || dport == 53 {
+		if hs := c.srcHost(f, false); hs != nil {
+			hs.window(t, &w)
+		}
 	}
 	ratio := 0.0
 	if w.conns > 0 {
@@ -470,24 +562,22 @@ func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
 	// during its attack). Answered flows get 0 in training and detection
 	// alike.
 	// Likewise the distinct DNS names go on DNS flows only.
-	if unanswered(f) {
+	if unans {
 		dst = append(dst, float64(w.conns), linearCount(w.ports[:]),
 			float64(w.unans), ratio, float64(w.newSvc))
 	} else {
 		dst = append(dst, 0, 0, 0, 0, 0)
 	}
-	if _, _, dport := ends(f); dport == 53 {
+	if dport == 53 {
 		dst = append(dst, linearCount(w.names[:]))
 	} else {
 		dst = append(dst, 0)
 	}
 
-	sk, sh := c.svcKeyOf(f)
-	se := c.svcs.find(&sk, sh)
-	if se == nil {
+	sv := c.svc(f)
+	if sv == nil {
 		return append(dst, 0, 0, 0, 1, 1, 0, 1)
 	}
-	sv := &se.v
 	var s10, s60 int
 	var iv [svcRing]float64
 	var st [svcRing]int64

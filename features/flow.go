@@ -36,6 +36,7 @@ type flow struct {
 	icmpTC                 uint16                // ICMP type<<8|code of the first packet
 	state                  uint16                // st* bits
 	app                    appState              // application hints (hints.go)
+	ctxSrc, ctxSvc         uint32                // cached entry indexes in the host and service context tables (checked by key)
 }
 
 // Flag counters in flow.flags.

@@ -32,6 +32,7 @@ type appState struct {
 	tlsHello                   bool
 	tlsVersion                 uint16
 	tlsSNILen                  uint8
+	seen                       bool // addApp was called: the other fields may be set
 }
 
 const maxHintPkts = 64 // payload packets per flow parsed for HTTP/DNS/TLS; auth replies are read throughout
@@ -46,6 +47,7 @@ func sat(x *uint16) {
 // the flow. fwd is the initiator (client) side; n counts the flow's
 // packets so far.
 func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
+	a.seen = true
 	if p.proto == 17 && (p.sport == 53 || p.dport == 53) && p.dns.ok {
 		a.addDNS(p, pl)
 		return
@@ -78,7 +80,14 @@ func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
 		}
 		return
 	}
-	if bytes.HasPrefix(pl, []byte("SSH-")) {
+	if a.sshBanner == 3 {
+		sat(&a.sshAfter)
+		return
+	}
+	if n > maxHintPkts { // the payload is not even looked at
+		return
+	}
+	if pl[0] == 'S' && bytes.HasPrefix(pl, []byte("SSH-")) {
 		if fwd {
 			a.sshBanner |= 1
 		} else {
@@ -86,20 +95,16 @@ func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
 		}
 		return
 	}
-	if a.sshBanner == 3 {
-		sat(&a.sshAfter)
-		return
-	}
-	if n > maxHintPkts {
-		return
-	}
 	if fwd {
 		if len(pl) > 5 && pl[0] == 0x16 && pl[1] == 3 && pl[5] == 1 {
 			a.addTLS(pl)
 			return
 		}
-		a.addHTTPRequest(pl)
-	} else if bytes.HasPrefix(pl, []byte("HTTP/1.")) && len(pl) >= 12 {
+		switch pl[0] { // first letters of httpMethods
+		case 'G', 'P', 'H', 'D', 'O', 'C', 'T':
+			a.addHTTPRequest(pl)
+		}
+	} else if pl[0] == 'H' && bytes.HasPrefix(pl, []byte("HTTP/1.")) && len(pl) >= 12 {
 		sat(&a.httpResp)
 		if c := pl[9]; c == '4' || c == '5' {
 			sat(&a.httpErr)
@@ -180,7 +185,8 @@ func dnsNameStats(msg []byte, ns *nameStats) bool {
 	}
 	*ns = nameStats{labels: uint8(min(nl, 255)), length: uint8(min(total-1, 255))}
 	h := uint64(14695981039346656037)
-	var hist [256]uint16
+	var hist [256]uint8 // counts ≤ 255: a name is at most 255 bytes
+	var sum float64     // Σ c·log2 c over the counts, kept up to date
 	sub, digits, hexes := 0, 0, 0
 	for k := 0; k < nl; k++ {
 		o := int(offs[k])
@@ -192,6 +198,7 @@ func dnsNameStats(msg []byte, ns *nameStats) bool {
 			}
 			h = (h ^ uint64(c)) * 1099511628211
 			if k < nl-2 {
+				sum += clog2c[hist[c]+1] - clog2c[hist[c]]
 				hist[c]++
 				sub++
 				switch {
@@ -206,17 +213,22 @@ func dnsNameStats(msg []byte, ns *nameStats) bool {
 	}
 	ns.hash = h
 	if sub > 0 {
+		// H = log2 n - Σ c·log2 c / n over the character counts c, with
+		// c·log2 c from a table (a name has at most 255 characters).
 		fs := float64(sub)
-		for _, c := range hist {
-			if c > 0 {
-				q := float64(c) / fs
-				ns.entropy -= q * math.Log2(q)
-			}
-		}
+		ns.entropy = max(0, math.Log2(fs)-sum/fs)
 		ns.digit, ns.hex = float64(digits)/fs, float64(hexes)/fs
 	}
 	return true
 }
+
+// clog2c[c] is c·log2(c) (0 for 0 and 1).
+var clog2c = func() (t [256]float64) {
+	for c := 2; c < len(t); c++ {
+		t[c] = float64(c) * math.Log2(float64(c))
+	}
+	return t
+}()
 
 var httpMethods = [...]string{"GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
@@ -555,8 +567,13 @@ func share(n, d uint16) float64 {
 	return float64(n) / float64(d)
 }
 
+var noHints [28]float64
+
 func appendHints(dst []float64, f *flow) []float64 {
 	a := &f.app
+	if !a.seen { // most flows: no payload parsed, all zero
+		return append(dst, noHints[:len(hintFeatures)]...)
+	}
 	early := a.sshBanner == 3 && a.sshAfter <= sshEarlyClosePkts && f.state&(stRST|stFinFwd|stFinBwd) != 0
 	return append(dst,
 		float64(a.dnsQ), float64(a.dnsNameMax), float64(a.dnsLabelsMax), float64(a.dnsLongestLabel),
