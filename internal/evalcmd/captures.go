@@ -148,13 +148,14 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				in.LabelStarts[g.label] = earliest
 			}
 		}
-		for _, p := range g.paths {
-			fps, err := fingerprints(p)
-			if err != nil {
-				return nil, cli.Usage(err)
-			}
-			in.Inputs = append(in.Inputs, fps...)
+		fps, err := bundle.FingerprintAll(src.Paths())
+		if err != nil {
+			return nil, cli.Usage(err)
 		}
+		for _, fp := range fps {
+			in.Inputs = append(in.Inputs, evaluate.Fingerprint(fp))
+		}
+
 	}
 	if labels != nil {
 		for l, sp := range labels.Spans() {

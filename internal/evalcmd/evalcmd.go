@@ -18,32 +18,8 @@ import (
 	"github.com/vigil-nids/vigil/models/bundle"
 )
 
-// Env is what the command takes from its surroundings; nil fields take the
-// process's own.
-type Env struct {
-	Stdout, Stderr io.Writer
-	Getenv         func(string) string
-	Now            func() time.Time
-}
-
-func (e *Env) fill() *Env {
-	out := Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
-	if e != nil {
-		if e.Stdout != nil {
-			out.Stdout = e.Stdout
-		}
-		if e.Stderr != nil {
-			out.Stderr = e.Stderr
-		}
-		if e.Getenv != nil {
-			out.Getenv = e.Getenv
-		}
-		if e.Now != nil {
-			out.Now = e.Now
-		}
-	}
-	return &out
-}
+// Env is what the command takes from its surroundings (see cli.Env).
+type Env = cli.Env
 
 // Options are the evaluate settings after flags, environment and file.
 type Options struct {
@@ -60,7 +36,7 @@ type Options struct {
 
 // New returns the evaluate command.
 func New(env *Env) *cobra.Command {
-	e := env.fill()
+	e := env.Fill()
 	cmd := &cobra.Command{
 		Use:   "evaluate --model MODEL (--pcap PATH... --labels FILE | --dataset FORMAT:PATH) --out DIR",
 		Short: "Measure a model against labeled captures or a labeled feature table",
@@ -115,7 +91,7 @@ file. Flows that match no label row are benign.`,
 
 // Run evaluates and writes the report.
 func Run(o Options, e *Env) error {
-	e = e.fill()
+	e = e.Fill()
 	switch {
 	case o.Model == "":
 		return cli.Usagef("no --model: name the bundle written by train")
@@ -281,34 +257,4 @@ func printSummary(w io.Writer, rep *evaluate.Report, dir string) {
 			fmt.Fprintf(w, "                    %-20s %7d %8d %8s %8s %9s\n", l, ls.Flows, ls.Detected, f(&ls.Recall), f(ls.ROCAUC), d)
 		}
 	}
-}
-
-// fingerprints lists the files under a capture path with sizes and SHA-256s.
-func fingerprints(p string) ([]evaluate.Fingerprint, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	paths := []string{p}
-	if st.IsDir() {
-		ents, err := os.ReadDir(p)
-		if err != nil {
-			return nil, err
-		}
-		paths = paths[:0]
-		for _, de := range ents {
-			if de.Type().IsRegular() && de.Name()[0] != '.' {
-				paths = append(paths, p+string(os.PathSeparator)+de.Name())
-			}
-		}
-	}
-	var out []evaluate.Fingerprint
-	for _, q := range paths {
-		in, err := bundle.Fingerprint(q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, evaluate.Fingerprint(in))
-	}
-	return out, nil
 }

@@ -30,32 +30,8 @@ import (
 	"github.com/vigil-nids/vigil/train"
 )
 
-// Env is what the command takes from its surroundings; nil fields take the
-// process's own.
-type Env struct {
-	Stdout, Stderr io.Writer
-	Getenv         func(string) string
-	Now            func() time.Time
-}
-
-func (e *Env) fill() *Env {
-	out := Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
-	if e != nil {
-		if e.Stdout != nil {
-			out.Stdout = e.Stdout
-		}
-		if e.Stderr != nil {
-			out.Stderr = e.Stderr
-		}
-		if e.Getenv != nil {
-			out.Getenv = e.Getenv
-		}
-		if e.Now != nil {
-			out.Now = e.Now
-		}
-	}
-	return &out
-}
+// Env is what the command takes from its surroundings (see cli.Env).
+type Env = cli.Env
 
 // Options are the train settings after flags, environment and config file.
 type Options struct {
@@ -82,7 +58,7 @@ type Options struct {
 
 // New returns the train command.
 func New(env *Env) *cobra.Command {
-	e := env.fill()
+	e := env.Fill()
 	cmd := &cobra.Command{
 		Use:   "train (--pcap PATH... | --dataset FORMAT:PATH) --out MODEL",
 		Short: "Learn normal traffic from baseline captures and write a model bundle",
@@ -241,7 +217,7 @@ func (o Options) ExtractorConfig() features.Config {
 
 // Run trains and writes the bundle.
 func Run(o Options, e *Env) error {
-	e = e.fill()
+	e = e.Fill()
 	log := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if o.Quiet {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -258,13 +234,6 @@ func Run(o Options, e *Env) error {
 	}
 	if err != nil {
 		return err
-	}
-	for _, p := range o.Pcaps {
-		ins, err := fingerprints(p)
-		if err != nil {
-			return cli.Usage(err)
-		}
-		b.Meta.Inputs = append(b.Meta.Inputs, ins...)
 	}
 	if o.Dataset != "" {
 		_, path, _ := datasets.ParseDatasetArg(o.Dataset)
@@ -300,39 +269,9 @@ func Run(o Options, e *Env) error {
 	return nil
 }
 
-// fingerprints lists the capture files under a --pcap path with their
-// sizes and SHA-256s.
-func fingerprints(p string) ([]bundle.Input, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	paths := []string{p}
-	if st.IsDir() {
-		ents, err := os.ReadDir(p)
-		if err != nil {
-			return nil, err
-		}
-		paths = paths[:0]
-		for _, de := range ents {
-			if de.Type().IsRegular() && !strings.HasPrefix(de.Name(), ".") {
-				paths = append(paths, p+string(os.PathSeparator)+de.Name())
-			}
-		}
-	}
-	var out []bundle.Input
-	for _, q := range paths {
-		in, err := bundle.Fingerprint(q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, nil
-}
-
 func fromCaptures(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 	var prog *cli.Progress
+	var read []string // the files capture.Open resolved the --pcap paths to
 	cfg := train.CaptureConfig{
 		Paths:     o.Pcaps,
 		Extractor: o.ExtractorConfig(),
@@ -341,6 +280,7 @@ func fromCaptures(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 		Warn:      func(msg string) { log.Warn(msg) },
 		Clock:     e.Now,
 		OnOpen: func(f *capture.Files) {
+			read = f.Paths()
 			if !o.Quiet {
 				prog = cli.StartProgress(e.Stderr, "reading", f.Stats().TotalBytes, func() int64 { return f.Stats().BytesRead })
 			}
@@ -359,6 +299,9 @@ func fromCaptures(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 			return nil, cli.Usage(err)
 		}
 		return nil, err
+	}
+	if b.Meta.Inputs, err = bundle.FingerprintAll(read); err != nil {
+		return nil, cli.Usage(err)
 	}
 	if !o.Quiet {
 		printSummary(e.Stderr, sum)

@@ -141,6 +141,19 @@ func Fingerprint(path string) (Input, error) {
 	return Input{Path: path, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
+// FingerprintAll fingerprints every path in order.
+func FingerprintAll(paths []string) ([]Input, error) {
+	out := make([]Input, 0, len(paths))
+	for _, p := range paths {
+		in, err := Fingerprint(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
 // Hash returns the hex SHA-256 of the bundle's payload: the model id in
 // alerts. For a bundle that was loaded or saved it is the hash in the file;
 // for one never written it encodes the payload (and returns "" when the
