@@ -116,9 +116,16 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			f.id = ob.ID
 			f.final = f.final || ob.Final
 		}
+		var prog *cli.Progress
+		if !o.Quiet {
+			prog = cli.StartProgress(e.Stderr, "scoring", src.Stats().TotalBytes, func() int64 { return src.Stats().BytesRead })
+		}
 		_, err = detect.New(detect.FromBundle(b), detect.Config{
 			Extractor: xcfg, ScoreInterval: interval, Block: true, Observe: observe,
 		}).Run(context.Background(), src)
+		if prog != nil {
+			prog.Stop()
+		}
 		src.Close()
 		if err != nil {
 			return nil, cli.Usage(err)
