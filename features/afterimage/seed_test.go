@@ -1,0 +1,5 @@
+package afterimage
+
+import "hash/maphash"
+
+func maphashSeed() maphash.Seed { return maphash.MakeSeed() }
