@@ -38,6 +38,10 @@ func (s bundleScorer) Explain(dst []models.Contribution, raw []float64, n int) [
 	return s.s.Explain(dst, raw, n)
 }
 
+func (s bundleScorer) ExplainScored(dst []models.Contribution, raw []float64, sc Scores, n int) []models.Contribution {
+	return s.s.ExplainScored(dst, raw, bundle.Scores{IForest: sc.IForest, KMeans: sc.KMeans, Ensemble: sc.Ensemble}, n)
+}
+
 // ExtractorConfig returns the extractor settings the bundle was trained
 // with, so that detect extracts features alike. A bundle without them
 // yields the zero Config (the defaults).

@@ -83,10 +83,7 @@ func (t Time) Time() time.Time { return time.Unix(0, int64(t)).UTC() }
 
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(RFC3339Micro)+2)
-	b = append(b, '"')
-	b = t.Time().AppendFormat(b, RFC3339Micro)
-	return append(b, '"'), nil
+	return t.appendJSON(make([]byte, 0, len(RFC3339Micro)+2)), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -108,13 +105,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 type Float float64
 
 // MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
+func (f Float) MarshalJSON() ([]byte, error) { return f.appendJSON(nil), nil }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *Float) UnmarshalJSON(b []byte) error {
@@ -195,10 +186,22 @@ func compare16(a, b [16]byte) int {
 	return 0
 }
 
+// alertBox holds an alert and what its pointer and slice fields point
+// to, so that an alert is one allocation.
+type alertBox struct {
+	a      Alert
+	sp, dp uint16
+	icmp   [2]uint8
+	vlan   [1]uint16
+	top    [defaultTopFeatures]TopFeature
+}
+
 // newAlert builds an alert from a scored record.
 func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contribution) *Alert {
 	id := &j.id
-	a := &Alert{
+	box := new(alertBox)
+	a := &box.a
+	*a = Alert{
 		Timestamp:   Time(j.at),
 		EventType:   "anomaly",
 		FlowID:      j.hash & flowIDMask,
@@ -210,7 +213,6 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 		Scores:      ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
 		Threshold:   Float(th.Ensemble),
 		Thresholds:  ModelScores{IForest: Float(th.IForest), KMeans: Float(th.KMeans)},
-		TopFeatures: make([]TopFeature, len(top)),
 		Model:       model,
 		Final:       j.final,
 		Flow: AlertFlow{
@@ -223,18 +225,24 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 			Seq:           j.seq,
 		},
 	}
+	if len(top) <= len(box.top) {
+		a.TopFeatures = box.top[:len(top):len(top)]
+	} else {
+		a.TopFeatures = make([]TopFeature, len(top))
+	}
 	if j.final {
 		a.Flow.Reason = j.reason.String()
 	}
 	if isICMP(id.Proto) {
-		t, c := uint8(id.Sport>>8), uint8(id.Sport)
-		a.ICMPType, a.ICMPCode = &t, &c
+		box.icmp = [2]uint8{uint8(id.Sport >> 8), uint8(id.Sport)}
+		a.ICMPType, a.ICMPCode = &box.icmp[0], &box.icmp[1]
 	} else {
-		sp, dp := id.Sport, id.Dport
-		a.SrcPort, a.DestPort = &sp, &dp
+		box.sp, box.dp = id.Sport, id.Dport
+		a.SrcPort, a.DestPort = &box.sp, &box.dp
 	}
 	if id.VLAN != 0 {
-		a.VLAN = []uint16{id.VLAN}
+		box.vlan[0] = id.VLAN
+		a.VLAN = box.vlan[:]
 	}
 	for i, c := range top {
 		a.TopFeatures[i] = TopFeature{Name: c.Name, Value: Float(c.Value), Baseline: [2]Float{Float(c.Lo), Float(c.Hi)}, Share: Float(c.Share)}

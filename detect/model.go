@@ -27,6 +27,13 @@ type Scorer interface {
 	Explain(dst []models.Contribution, raw []float64, n int) []models.Contribution
 }
 
+// scoredExplainer is implemented by Scorers that can explain the vector
+// of their last Score call without scoring it again (the bundle's): the
+// worker explains right after scoring, so it uses it when present.
+type scoredExplainer interface {
+	ExplainScored(dst []models.Contribution, raw []float64, sc Scores, n int) []models.Contribution
+}
+
 // Model is what the pipeline needs of a trained bundle: an identity, the
 // thresholds, and a Scorer per worker. FromBundle adapts *bundle.Bundle.
 type Model interface {

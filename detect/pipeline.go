@@ -460,6 +460,7 @@ type dedupEntry struct {
 func (r *run) worker(q chan job) {
 	p := r.p
 	sc := p.model.NewScorer()
+	fast, _ := sc.(scoredExplainer)
 	m := r.cfg.Metrics
 	seen := make(map[dedupKey]dedupEntry)
 	var contrib []models.Contribution
@@ -491,7 +492,11 @@ func (r *run) worker(q chan job) {
 			seen[k] = dedupEntry{score: s.Ensemble, at: j.at}
 		}
 		if alert {
-			contrib = sc.Explain(contrib[:0], j.vec, r.cfg.TopFeatures)
+			if fast != nil {
+				contrib = fast.ExplainScored(contrib[:0], j.vec, s, r.cfg.TopFeatures)
+			} else {
+				contrib = sc.Explain(contrib[:0], j.vec, r.cfg.TopFeatures)
+			}
 			a := newAlert(&j, s, p.th, p.hash, contrib)
 			// A model absent from the bundle has threshold 0 and scores 0.
 			byIF := p.th.IForest > 0 && s.IForest >= p.th.IForest

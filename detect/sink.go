@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,11 +72,7 @@ func (s *JSONLines) Send(a *Alert) error {
 	if s.closed {
 		return ErrClosed
 	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encode alert: %w", err)
-	}
-	s.buf = append(append(s.buf, b...), '\n')
+	s.buf = append(a.AppendJSON(s.buf), '\n')
 	if len(s.buf) >= jsonFlushBytes {
 		return s.flushLocked()
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -81,6 +82,9 @@ type Options struct {
 	TopFeatures   int
 	Force         bool
 	Quiet         bool
+	// CPUProfile, when set, receives a CPU profile of the run (hidden
+	// --cpuprofile flag, for performance work).
+	CPUProfile string
 }
 
 // New returns the detect command.
@@ -127,6 +131,8 @@ YAML file given with --config; flag > environment > file > default.`,
 	f.Int("top-features", 5, "features named in each alert")
 	f.Bool("force", false, "overwrite existing output files")
 	f.BoolP("quiet", "q", false, "no summary on stderr")
+	f.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	_ = f.MarkHidden("cpuprofile")
 	cmd.SetOut(e.Stdout)
 	cmd.SetErr(e.Stderr)
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
@@ -164,6 +170,7 @@ YAML file given with --config; flag > environment > file > default.`,
 		o.TopFeatures, _ = fl.GetInt("top-features")
 		o.Force, _ = fl.GetBool("force")
 		o.Quiet, _ = fl.GetBool("quiet")
+		o.CPUProfile, _ = fl.GetString("cpuprofile")
 		return Run(o, e)
 	}
 	cli.Polish(cmd)
@@ -242,6 +249,18 @@ func Run(o Options, e *Env) error {
 	}
 	if o.ScoreInterval > 0 {
 		cfg.ScoreInterval = o.ScoreInterval
+	}
+
+	if o.CPUProfile != "" {
+		pf, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return cli.Usage(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	// The source.

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -610,6 +611,43 @@ func TestCalibrateThresholds(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestExplainScored: explaining the last scored vector without scoring it
+// again gives exactly Explain's answer, for every model mix and for
+// ordinary, extreme and non-finite vectors.
+func TestExplainScored(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []struct {
+		name string
+		f, k bool
+	}{{"both", true, true}, {"forest", true, false}, {"kmeans", false, true}} {
+		b := makeBundle(t, c.f, c.k, 50)
+		s, ref := b.NewScorer(), b.NewScorer()
+		var got, want []models.Contribution
+		for i := range 300 {
+			x := []float64{rng.Float64() * 10, 200 + rng.Float64()*80, rng.Float64() * 20, rng.Float64() * 3}
+			switch i % 10 {
+			case 7:
+				x[i%4] = math.NaN()
+			case 8:
+				x[(i+1)%4] = math.Inf(1)
+			case 9:
+				x[2] = 1e300
+			}
+			sc := s.Score(x)
+			got = s.ExplainScored(got, x, sc, 3)
+			want = ref.Explain(want, x, 3)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: vector %v: ExplainScored %+v, Explain %+v", c.name, x, got, want)
+			}
+		}
+		x := []float64{3, 240, 9, 1}
+		sc := s.Score(x)
+		if n := testing.AllocsPerRun(50, func() { got = s.ExplainScored(got, x, sc, 3) }); n != 0 {
+			t.Errorf("%s: ExplainScored allocates %v times", c.name, n)
 		}
 	}
 }

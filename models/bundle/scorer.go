@@ -68,9 +68,28 @@ func (s *Scorer) score(x []float64) Scores {
 // schema length. Non-finite inputs are counted again in the scaler's
 // Clamped (once per Score and once per Explain).
 func (s *Scorer) Explain(dst []models.Contribution, raw []float64, n int) []models.Contribution {
+	x := s.b.Scaler.TransformTo(s.scaled, raw)
+	return s.explain(dst, raw, x, s.score(x), n)
+}
+
+// ExplainScored is Explain for the vector most recently passed to Score,
+// with the Scores that call returned: it reuses the scaled vector the
+// Scorer kept, so it neither scales nor scores again (detect explains
+// every alert, and the repeated scoring was most of Explain's cost). The
+// result equals Explain(dst, raw, n) when raw is that vector, unchanged,
+// and sc is what Score returned for it; calling it otherwise explains the
+// wrong vector. It does not count non-finite inputs again. It does not
+// allocate when cap(dst) ≥ n.
+func (s *Scorer) ExplainScored(dst []models.Contribution, raw []float64, sc Scores, n int) []models.Contribution {
+	if len(raw) != len(s.scaled) {
+		panic("bundle: ExplainScored input length differs from the schema")
+	}
+	return s.explain(dst, raw, s.scaled, sc, n)
+}
+
+// explain explains scaled vector x (of raw) with its scores sc.
+func (s *Scorer) explain(dst []models.Contribution, raw, x []float64, sc Scores, n int) []models.Contribution {
 	b := s.b
-	x := b.Scaler.TransformTo(s.scaled, raw)
-	sc := s.score(x)
 	var shares []float64
 	useForest := b.Forest != nil &&
 		(b.KMeans == nil || sc.IForest/b.Thresholds.IForest >= sc.KMeans/b.Thresholds.KMeans)

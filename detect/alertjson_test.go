@@ -1,0 +1,120 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/models"
+)
+
+// randomAlert builds an alert exercising every optional field, odd
+// strings (escapes, HTML characters, invalid UTF-8, U+2028) and odd
+// floats (NaN, ±Inf, tiny, huge, negative zero).
+func randomAlert(rng *rand.Rand) *Alert {
+	strs := []string{"", "anomaly", "TCP", "1:abc+/=", "syn_ratio", "a\"b\\c", "<script>&", "tab\there\n",
+		"\x00\x1f\x7f", "ünï", "\xff\xfe", "line\u2028sep\u2029", "é\u00e9"}
+	floats := []float64{0, 1, -1, 0.1, 1e-7, 1e21, 1e20, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64,
+		math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1)}
+	str := func() string { return strs[rng.IntN(len(strs))] }
+	flt := func() Float {
+		if rng.IntN(3) == 0 {
+			return Float(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(40)-20)))
+		}
+		return Float(floats[rng.IntN(len(floats))])
+	}
+	addrs := []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::1"),
+		netip.MustParseAddr("::ffff:192.0.2.1"), netip.MustParseAddr("fe80::1%eth<0>")}
+	ts := func() Time { return Time(rng.Int64N(4e18) - 1e18) }
+	a := &Alert{
+		Timestamp: ts(), EventType: str(), FlowID: rng.Uint64() >> rng.IntN(64),
+		SrcIP: addrs[rng.IntN(len(addrs))], DestIP: addrs[rng.IntN(len(addrs))], Proto: str(),
+		Flow: AlertFlow{PktsToServer: rng.Uint64(), PktsToClient: rng.Uint64N(10), BytesToServer: rng.Uint64() >> 20,
+			BytesToClient: 0, Start: ts(), End: ts(), Reason: str(), Seq: rng.Uint32()},
+		CommunityID: str(), Score: flt(), Scores: ModelScores{flt(), flt()}, Threshold: flt(),
+		Thresholds: ModelScores{flt(), flt()}, Model: str(), Final: rng.IntN(2) == 0,
+	}
+	if rng.IntN(2) == 0 {
+		sp, dp := uint16(rng.Uint32()), uint16(rng.IntN(2))
+		a.SrcPort, a.DestPort = &sp, &dp
+	} else {
+		ty, co := uint8(rng.Uint32()), uint8(0)
+		a.ICMPType, a.ICMPCode = &ty, &co
+	}
+	switch rng.IntN(3) {
+	case 0:
+		a.VLAN = []uint16{uint16(rng.Uint32())}
+	case 1:
+		a.VLAN = []uint16{} // empty: omitted like nil
+	}
+	if n := rng.IntN(7); n > 0 || rng.IntN(2) == 0 {
+		a.TopFeatures = make([]TopFeature, n) // n = 0: an empty, non-nil list
+		for i := range a.TopFeatures {
+			a.TopFeatures[i] = TopFeature{Name: str(), Value: flt(), Baseline: [2]Float{flt(), flt()}, Share: flt()}
+		}
+	}
+	return a
+}
+
+// TestAppendJSONMatchesMarshal: the hand-written encoder writes exactly
+// encoding/json's bytes (Alert has no MarshalJSON, so json.Marshal is the
+// reflective encoder driven by the struct tags).
+func TestAppendJSONMatchesMarshal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var buf []byte
+	for i := range 20000 {
+		a := randomAlert(rng)
+		want, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = a.AppendJSON(buf[:0])
+		if !bytes.Equal(buf, want) {
+			t.Fatalf("alert %d:\nAppendJSON %s\nMarshal    %s", i, buf, want)
+		}
+	}
+	// Real alerts, as the pipeline builds them, with a prefix kept.
+	top := []models.Contribution{{Name: "syn_ratio", Value: 1, Lo: 0, Hi: math.Inf(1), Share: 0.75}}
+	for _, j := range []*job{testJob(6, 40000, 80, 0), testJob(1, 0x0803, 0, 12), testJob(17, 53, 5353, 0)} {
+		a := newAlert(j, Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
+		want, _ := json.Marshal(a)
+		if got := a.AppendJSON([]byte("x")); string(got) != "x"+string(want) {
+			t.Errorf("AppendJSON %s\nMarshal     %s", got, want)
+		}
+	}
+}
+
+func TestAppendJSONNoAllocs(t *testing.T) {
+	top := []models.Contribution{{Name: "syn_ratio", Value: 1, Lo: 0, Hi: math.Inf(1), Share: 0.75},
+		{Name: "dst_host_count", Value: 20000, Lo: 1, Hi: 3, Share: 0.25}}
+	a := newAlert(testJob(6, 40000, 80, 7), Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("AppendJSON allocates %v times per alert", n)
+	}
+}
+
+// FuzzAppendJSON compares the encoder with encoding/json on arbitrary
+// strings and floats.
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("syn_ratio", "1:abc=", "a<b>&\"\\\n", 1.5, math.Inf(1))
+	f.Add("\xff", "\u2028", "", math.NaN(), -0.0)
+	f.Fuzz(func(t *testing.T, name, community, model string, v, s float64) {
+		id := features.FlowID{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: 6}
+		j := &job{id: id, community: community, final: true}
+		top := []models.Contribution{{Name: name, Value: v, Lo: s, Hi: v, Share: s}}
+		a := newAlert(j, Scores{IForest: v, KMeans: s, Ensemble: v}, Thresholds{s, v, s}, model, top)
+		a.Flow.Reason = name
+		want, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSON %s\nMarshal    %s", got, want)
+		}
+	})
+}
