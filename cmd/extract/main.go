@@ -4,6 +4,11 @@
 // output file ends in .parquet.
 //
 //	extract --pcap PATH... --out FILE [--force] [--idle-timeout 60s] [--active-timeout 300s] [--max-flows N]
+//	extract --features packet --pcap PATH... --out FILE.csv [--force] [--max-flows N]
+//
+// With --features packet, one row per IP packet: ts, src, sport, dst,
+// dport, proto, then the 115 features of features/afterimage (Kitsune's
+// damped statistics); --max-flows bounds each of its tables.
 //
 // Exit status: 0 success, 1 runtime failure, 2 usage or input error.
 package main
@@ -42,6 +47,7 @@ type options struct {
 	maxFlows      int
 	noCommunityID bool
 	cpuprofile    string
+	features      string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -67,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	f.DurationVar(&o.active, "active-timeout", 300*time.Second, "split flows longer than this (at most 1h)")
 	f.IntVar(&o.maxFlows, "max-flows", 1_000_000, "flow table bound; the oldest idle flow is expired early when full")
 	f.BoolVar(&o.noCommunityID, "no-community-id", false, "leave the community_id column empty (faster)")
+	f.StringVar(&o.features, "features", "flow", "feature set: flow (one row per flow) or packet (Kitsune's per-packet damped statistics, one row per IP packet; CSV only)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
 	_ = f.MarkHidden("cpuprofile")
 	cli.Polish(cmd) // --version, completion bash|zsh
@@ -91,6 +98,10 @@ func extract(o options, stdout, stderr io.Writer) error {
 		return usageError{errors.New("--out is required")}
 	case o.idle < 0 || o.active < 0 || o.maxFlows < 0:
 		return usageError{errors.New("timeouts and --max-flows must not be negative")}
+	case o.features != "flow" && o.features != "packet":
+		return usageError{fmt.Errorf("--features %q: want flow or packet", o.features)}
+	case o.features == "packet" && strings.HasSuffix(strings.ToLower(o.out), ".parquet"):
+		return usageError{errors.New("--features packet writes CSV only")}
 	}
 	if o.out != "-" && !o.force {
 		if _, err := os.Stat(o.out); err == nil {
@@ -123,6 +134,9 @@ func extract(o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer abort()
+	if o.features == "packet" {
+		return extractPackets(src, o, out, commit, stderr, &warns)
+	}
 	schema := features.FlowSchema()
 	var w features.RecordWriter
 	if strings.HasSuffix(strings.ToLower(o.out), ".parquet") {
