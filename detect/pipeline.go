@@ -136,8 +136,8 @@ type Observation struct {
 	Scores Scores
 }
 
-// job is one record on its way to a worker. It is passed by value; vec
-// comes from the pipeline's vector pool and goes back after scoring.
+// job is one record on its way to a worker. vec points into its batch's
+// vector storage.
 type job struct {
 	id                 features.FlowID
 	community          string
@@ -152,25 +152,39 @@ type job struct {
 	vec                []float64
 }
 
-// vecPool is a bounded free list of vectors: buffers cross goroutines
+// batch is a run of records for one worker, with their vectors in one
+// array. Replay as fast as possible (Config.Block) sends batches of up to
+// blockBatch records: a channel send and a worker wake-up per record cost
+// more than scoring a short flow. Otherwise (live capture, --realtime)
+// every record goes alone, at once, so an alert never waits for others.
+type batch struct {
+	jobs []job
+	vecs []float64 // len(jobs) vectors of the schema's length, back to back
+}
+
+// blockBatch is the batch size in Block mode.
+const blockBatch = 64
+
+// batchPool is a bounded free list of batches: they cross goroutines
 // (capture → worker), so they are recycled through a channel rather than
 // allocated per record.
-type vecPool chan []float64
+type batchPool chan *batch
 
-func (p vecPool) get(n int) []float64 {
+func (p batchPool) get(n, dim int) *batch {
 	select {
-	case v := <-p:
-		if cap(v) >= n {
-			return v[:n]
+	case b := <-p:
+		if cap(b.jobs) >= n && cap(b.vecs) >= n*dim {
+			b.jobs, b.vecs = b.jobs[:0], b.vecs[:0]
+			return b
 		}
 	default:
 	}
-	return make([]float64, n)
+	return &batch{jobs: make([]job, 0, n), vecs: make([]float64, 0, n*dim)}
 }
 
-func (p vecPool) put(v []float64) {
+func (p batchPool) put(b *batch) {
 	select {
-	case p <- v:
+	case p <- b:
 	default:
 	}
 }
@@ -192,8 +206,10 @@ func New(model Model, cfg Config) *Pipeline {
 type run struct {
 	p      *Pipeline
 	cfg    *Config
-	queues []chan job
-	pool   vecPool
+	queues []chan *batch
+	open   []*batch // per queue: the batch being filled (capture goroutine)
+	batchN int      // records per batch
+	pool   batchPool
 	alerts chan *Alert
 	pcap   *anomalyPcap
 
@@ -225,11 +241,18 @@ type run struct {
 func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (Summary, error) {
 	cfg := p.cfg
 	r := &run{p: p, cfg: &cfg, block: cfg.Block}
-	r.queues = make([]chan job, cfg.Workers)
-	for i := range r.queues {
-		r.queues[i] = make(chan job, cfg.QueueLen)
+	// The queues hold about QueueLen records each, in batches.
+	qlen := cfg.QueueLen
+	r.batchN = 1
+	if cfg.Block {
+		r.batchN, qlen = blockBatch, max(1, cfg.QueueLen/blockBatch)
 	}
-	r.pool = make(vecPool, cfg.Workers*(cfg.QueueLen+2))
+	r.queues = make([]chan *batch, cfg.Workers)
+	for i := range r.queues {
+		r.queues[i] = make(chan *batch, qlen)
+	}
+	r.open = make([]*batch, cfg.Workers)
+	r.pool = make(batchPool, cfg.Workers*(qlen+3))
 	r.alerts = make(chan *Alert, 256)
 	if cfg.AnomalyPcap != nil {
 		r.pcap = newAnomalyPcap(cfg.AnomalyPcap, cfg.PcapRingBytes, cfg.PcapMaxPerFlow)
@@ -244,7 +267,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 	var wg sync.WaitGroup
 	for i := range r.queues {
 		wg.Add(1)
-		go func(q chan job) {
+		go func(q chan *batch) {
 			defer wg.Done()
 			r.worker(q)
 		}(r.queues[i])
@@ -281,7 +304,8 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 
 	r.block = true
 	ext.Flush()
-	for _, q := range r.queues {
+	for i, q := range r.queues {
+		r.send(i)
 		close(q)
 	}
 	wg.Wait()
@@ -413,31 +437,56 @@ func (r *run) emit(rec *features.Record) {
 		r.finals++
 	}
 	h := FlowKeyHash(&rec.FlowID)
-	q := r.queues[h%uint64(len(r.queues))]
-	if !r.block && len(q) == cap(q) {
-		r.drops.Add(1)
-		return
+	qi := int(h % uint64(len(r.queues)))
+	q := r.queues[qi]
+	b := r.open[qi]
+	if b == nil {
+		if !r.block && len(q) == cap(q) {
+			r.drops.Add(1)
+			return
+		}
+		b = r.pool.get(r.batchN, len(rec.Vector))
+		r.open[qi] = b
 	}
 	at := max(r.now, rec.End)
-	v := r.pool.get(len(rec.Vector))
-	copy(v, rec.Vector)
-	j := job{
+	n := len(b.vecs)
+	b.vecs = append(b.vecs, rec.Vector...)
+	b.jobs = append(b.jobs, job{
 		id: rec.FlowID, community: rec.CommunityID,
 		fwdPkts: rec.FwdPackets, bwdPkts: rec.BwdPackets, fwdBytes: rec.FwdBytes, bwdBytes: rec.BwdBytes,
-		final: rec.Final, reason: rec.Reason, seq: rec.Seq, at: at, hash: h, vec: v,
-	}
+		final: rec.Final, reason: rec.Reason, seq: rec.Seq, at: at, hash: h,
+		vec: b.vecs[n:len(b.vecs):len(b.vecs)],
+	})
 	if r.cfg.Metrics != nil {
-		j.queued = r.cfg.Clock.Now()
+		b.jobs[len(b.jobs)-1].queued = r.cfg.Clock.Now()
 	}
+	if len(b.jobs) >= r.batchN {
+		r.send(qi)
+	}
+}
+
+// send sends queue qi's open batch, if any: waiting for space when
+// r.block, else dropping its records when the queue is full.
+func (r *run) send(qi int) {
+	b := r.open[qi]
+	if b == nil {
+		return
+	}
+	r.open[qi] = nil
+	if len(b.jobs) == 0 {
+		r.pool.put(b)
+		return
+	}
+	q := r.queues[qi]
 	if r.block {
-		q <- j
+		q <- b
 		return
 	}
 	select {
-	case q <- j:
+	case q <- b:
 	default: // only this goroutine sends, but stay safe
-		r.drops.Add(1)
-		r.pool.put(v)
+		r.drops.Add(uint64(len(b.jobs)))
+		r.pool.put(b)
 	}
 }
 
@@ -457,70 +506,86 @@ type dedupEntry struct {
 
 // worker scores the records of its shard. The records of one flow come to
 // one worker in order, so the dedup state needs no lock.
-func (r *run) worker(q chan job) {
-	p := r.p
-	sc := p.model.NewScorer()
-	fast, _ := sc.(scoredExplainer)
-	m := r.cfg.Metrics
-	seen := make(map[dedupKey]dedupEntry)
-	var contrib []models.Contribution
-	for j := range q {
-		s := sc.Score(j.vec)
-		r.scored.Add(1)
-		if m != nil {
-			m.scored.Inc()
-			m.latency.Observe(r.cfg.Clock.Now().Sub(j.queued).Seconds())
+func (r *run) worker(q chan *batch) {
+	sc := r.p.model.NewScorer()
+	w := &scoring{r: r, sc: sc, seen: make(map[dedupKey]dedupEntry)}
+	w.fast, _ = sc.(scoredExplainer)
+	for b := range q {
+		for i := range b.jobs {
+			w.score(&b.jobs[i])
 		}
-		k := dedupKey{src: j.id.Src.As16(), dst: j.id.Dst.As16(), sport: j.id.Sport, dport: j.id.Dport,
-			proto: j.id.Proto, vlan: j.id.VLAN, seq: j.seq}
-		if r.cfg.Observe != nil {
-			r.cfg.Observe(&Observation{ID: j.id, Seq: j.seq, Final: j.final, At: j.at, Scores: s})
-		}
-		alert := s.Ensemble >= p.th.Ensemble
-		if alert {
-			if e, ok := seen[k]; ok {
-				alert = r.cfg.RealertMargin >= 0 && s.Ensemble > e.score*(1+r.cfg.RealertMargin)
-			}
-		}
-		switch {
-		case j.final:
-			delete(seen, k)
-		case alert:
-			if len(seen) >= maxDedupPerWorker {
-				pruneDedup(seen, j.at)
-			}
-			seen[k] = dedupEntry{score: s.Ensemble, at: j.at}
-		}
-		if alert {
-			if fast != nil {
-				contrib = fast.ExplainScored(contrib[:0], j.vec, s, r.cfg.TopFeatures)
-			} else {
-				contrib = sc.Explain(contrib[:0], j.vec, r.cfg.TopFeatures)
-			}
-			a := newAlert(&j, s, p.th, p.hash, contrib)
-			// A model absent from the bundle has threshold 0 and scores 0.
-			byIF := p.th.IForest > 0 && s.IForest >= p.th.IForest
-			byKM := p.th.KMeans > 0 && s.KMeans >= p.th.KMeans
-			r.byModel[0].Add(1)
-			if byIF {
-				r.byModel[1].Add(1)
-			}
-			if byKM {
-				r.byModel[2].Add(1)
-			}
-			if m != nil {
-				m.alerts.WithLabelValues("ensemble").Inc()
-				if byIF {
-					m.alerts.WithLabelValues("iforest").Inc()
-				}
-				if byKM {
-					m.alerts.WithLabelValues("kmeans").Inc()
-				}
-			}
-			r.alerts <- a
-		}
-		r.pool.put(j.vec)
+		r.scored.Add(uint64(len(b.jobs)))
+		r.pool.put(b)
 	}
+}
+
+// scoring is one worker's state.
+type scoring struct {
+	r       *run
+	sc      Scorer
+	fast    scoredExplainer // sc's, when it has it
+	seen    map[dedupKey]dedupEntry
+	contrib []models.Contribution
+}
+
+// score scores one record and sends its alert, if any.
+func (w *scoring) score(j *job) {
+	r := w.r
+	p, m := r.p, r.cfg.Metrics
+	s := w.sc.Score(j.vec)
+	if m != nil {
+		m.scored.Inc()
+		m.latency.Observe(r.cfg.Clock.Now().Sub(j.queued).Seconds())
+	}
+	k := dedupKey{src: j.id.Src.As16(), dst: j.id.Dst.As16(), sport: j.id.Sport, dport: j.id.Dport,
+		proto: j.id.Proto, vlan: j.id.VLAN, seq: j.seq}
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(&Observation{ID: j.id, Seq: j.seq, Final: j.final, At: j.at, Scores: s})
+	}
+	alert := s.Ensemble >= p.th.Ensemble
+	if alert {
+		if e, ok := w.seen[k]; ok {
+			alert = r.cfg.RealertMargin >= 0 && s.Ensemble > e.score*(1+r.cfg.RealertMargin)
+		}
+	}
+	switch {
+	case j.final:
+		delete(w.seen, k)
+	case alert:
+		if len(w.seen) >= maxDedupPerWorker {
+			pruneDedup(w.seen, j.at)
+		}
+		w.seen[k] = dedupEntry{score: s.Ensemble, at: j.at}
+	}
+	if !alert {
+		return
+	}
+	if w.fast != nil {
+		w.contrib = w.fast.ExplainScored(w.contrib[:0], j.vec, s, r.cfg.TopFeatures)
+	} else {
+		w.contrib = w.sc.Explain(w.contrib[:0], j.vec, r.cfg.TopFeatures)
+	}
+	a := newAlert(j, s, p.th, p.hash, w.contrib)
+	// A model absent from the bundle has threshold 0 and scores 0.
+	byIF := p.th.IForest > 0 && s.IForest >= p.th.IForest
+	byKM := p.th.KMeans > 0 && s.KMeans >= p.th.KMeans
+	r.byModel[0].Add(1)
+	if byIF {
+		r.byModel[1].Add(1)
+	}
+	if byKM {
+		r.byModel[2].Add(1)
+	}
+	if m != nil {
+		m.alerts.WithLabelValues("ensemble").Inc()
+		if byIF {
+			m.alerts.WithLabelValues("iforest").Inc()
+		}
+		if byKM {
+			m.alerts.WithLabelValues("kmeans").Inc()
+		}
+	}
+	r.alerts <- a
 }
 
 // pruneDedup bounds a worker's dedup map. Entries normally leave when the
