@@ -15,7 +15,10 @@ import (
 // on an attack capture writes hundreds of thousands of alerts, and
 // encoding/json was the largest single cost (TestAppendJSONMatchesMarshal
 // holds the two encodings equal).
-func (a *Alert) AppendJSON(b []byte) []byte {
+func (a *Alert) AppendJSON(b []byte) []byte { return a.appendJSON(b, nil) }
+
+// appendJSON is AppendJSON with a cache of float encodings (nil: none).
+func (a *Alert) appendJSON(b []byte, fc *floatCache) []byte {
 	b = append(b, `{"timestamp":`...)
 	b = a.Timestamp.appendJSON(b)
 	b = append(b, `,"event_type":`...)
@@ -79,13 +82,13 @@ func (a *Alert) AppendJSON(b []byte) []byte {
 		b = appendJSONString(b, a.CommunityID)
 	}
 	b = append(b, `,"score":`...)
-	b = a.Score.appendJSON(b)
+	b = a.Score.appendJSONc(b, fc)
 	b = append(b, `,"scores":`...)
-	b = a.Scores.appendJSON(b)
+	b = a.Scores.appendJSON(b, fc)
 	b = append(b, `,"threshold":`...)
-	b = a.Threshold.appendJSON(b)
+	b = a.Threshold.appendJSONc(b, fc)
 	b = append(b, `,"thresholds":`...)
-	b = a.Thresholds.appendJSON(b)
+	b = a.Thresholds.appendJSON(b, fc)
 	b = append(b, `,"top_features":`...)
 	if a.TopFeatures == nil {
 		b = append(b, "null"...)
@@ -99,13 +102,13 @@ func (a *Alert) AppendJSON(b []byte) []byte {
 			b = append(b, `{"name":`...)
 			b = appendJSONString(b, t.Name)
 			b = append(b, `,"value":`...)
-			b = t.Value.appendJSON(b)
+			b = t.Value.appendJSONc(b, fc)
 			b = append(b, `,"baseline":[`...)
-			b = t.Baseline[0].appendJSON(b)
+			b = t.Baseline[0].appendJSONc(b, fc)
 			b = append(b, ',')
-			b = t.Baseline[1].appendJSON(b)
+			b = t.Baseline[1].appendJSONc(b, fc)
 			b = append(b, `],"share":`...)
-			b = t.Share.appendJSON(b)
+			b = t.Share.appendJSONc(b, fc)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -117,19 +120,107 @@ func (a *Alert) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (m *ModelScores) appendJSON(b []byte) []byte {
+func (m *ModelScores) appendJSON(b []byte, fc *floatCache) []byte {
 	b = append(b, `{"iforest":`...)
-	b = m.IForest.appendJSON(b)
+	b = m.IForest.appendJSONc(b, fc)
 	b = append(b, `,"kmeans":`...)
-	b = m.KMeans.appendJSON(b)
+	b = m.KMeans.appendJSONc(b, fc)
 	return append(b, '}')
 }
 
-// appendJSON appends Time's MarshalJSON output.
+// appendJSON appends Time's MarshalJSON output. Years 0-9999 are
+// formatted here (a third of encoding time went to time.AppendFormat);
+// others by AppendFormat.
 func (t Time) appendJSON(b []byte) []byte {
-	b = append(b, '"')
-	b = t.Time().AppendFormat(b, RFC3339Micro)
-	return append(b, '"')
+	sec, nsec := int64(t)/1e9, int64(t)%1e9
+	if nsec < 0 {
+		sec, nsec = sec-1, nsec+1e9
+	}
+	days, s := sec/86400, sec%86400
+	if s < 0 {
+		days, s = days-1, s+86400
+	}
+	y, m, d := civil(days)
+	if y < 0 || y > 9999 {
+		b = append(b, '"')
+		b = t.Time().AppendFormat(b, RFC3339Micro)
+		return append(b, '"')
+	}
+	var buf [len(`"2006-01-02T15:04:05.000000Z"`)]byte
+	buf[0] = '"'
+	put := func(at, width int, v int64) {
+		for i := at + width - 1; i >= at; i-- {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(1, 4, y)
+	buf[5] = '-'
+	put(6, 2, m)
+	buf[8] = '-'
+	put(9, 2, d)
+	buf[11] = 'T'
+	put(12, 2, s/3600)
+	buf[14] = ':'
+	put(15, 2, s/60%60)
+	buf[17] = ':'
+	put(18, 2, s%60)
+	buf[20] = '.'
+	put(21, 6, nsec/1000)
+	buf[27], buf[28] = 'Z', '"'
+	return append(b, buf[:]...)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's days_from_civil inverse). days must be within ±2^50.
+func civil(days int64) (y, m, d int64) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	m = mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+// floatCache remembers the encodings of recent floats, direct-mapped by
+// their bits: thresholds, baseline bounds and many feature values repeat
+// from alert to alert, and shortest formatting is the costliest part of
+// an alert. It belongs to one goroutine (a JSONLines sink, under its lock).
+type floatCache [256]struct {
+	bits uint64
+	n    uint8 // encoding length; 0: empty
+	s    [24]byte
+}
+
+// appendJSONc is appendJSON through a cache (nil: none).
+func (f Float) appendJSONc(b []byte, fc *floatCache) []byte {
+	if fc == nil {
+		return f.appendJSON(b)
+	}
+	bits := math.Float64bits(float64(f))
+	e := &fc[(bits*0x9E3779B97F4A7C15)>>56]
+	if e.n > 0 && e.bits == bits {
+		return append(b, e.s[:e.n]...)
+	}
+	n := len(b)
+	b = f.appendJSON(b)
+	if enc := b[n:]; len(enc) <= len(e.s) {
+		e.bits, e.n = bits, uint8(copy(e.s[:], enc))
+	}
+	return b
 }
 
 // appendJSON appends Float's MarshalJSON output.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models"
@@ -66,6 +67,7 @@ func randomAlert(rng *rand.Rand) *Alert {
 func TestAppendJSONMatchesMarshal(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var buf []byte
+	fc := new(floatCache) // shared across alerts, as a sink's is
 	for i := range 20000 {
 		a := randomAlert(rng)
 		want, err := json.Marshal(a)
@@ -75,6 +77,10 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		buf = a.AppendJSON(buf[:0])
 		if !bytes.Equal(buf, want) {
 			t.Fatalf("alert %d:\nAppendJSON %s\nMarshal    %s", i, buf, want)
+		}
+		buf = a.appendJSON(buf[:0], fc)
+		if !bytes.Equal(buf, want) {
+			t.Fatalf("alert %d, float cache:\nappendJSON %s\nMarshal    %s", i, buf, want)
 		}
 	}
 	// Real alerts, as the pipeline builds them, with a prefix kept.
@@ -88,6 +94,29 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	}
 }
 
+// TestTimeJSON: the hand-written timestamp equals time.AppendFormat's, on
+// edges (epoch, leap days, century rules, year bounds, negative times)
+// and random instants over the whole int64 range.
+func TestTimeJSON(t *testing.T) {
+	ts := []Time{0, -1, 1, 999, 1000, -1000, -1001, math.MaxInt64, math.MinInt64,
+		Time(time.Date(2000, 2, 29, 23, 59, 59, 999999999, time.UTC).UnixNano()),
+		Time(time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()),
+		Time(time.Date(2100, 2, 28, 12, 0, 0, 1000, time.UTC).UnixNano()),
+		Time(time.Date(1969, 12, 31, 23, 59, 59, 999999, time.UTC).UnixNano()),
+		Time(time.Date(2026, 11, 26, 10, 0, 5, 123456789, time.UTC).UnixNano()),
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200000 {
+		ts = append(ts, Time(rng.Uint64()), Time(rng.Int64N(2e18)))
+	}
+	for _, v := range ts {
+		want, _ := json.Marshal(v.Time().Format(RFC3339Micro))
+		if got := v.appendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("%d: %s, want %s", int64(v), got, want)
+		}
+	}
+}
+
 func TestAppendJSONNoAllocs(t *testing.T) {
 	top := []models.Contribution{{Name: "syn_ratio", Value: 1, Lo: 0, Hi: math.Inf(1), Share: 0.75},
 		{Name: "dst_host_count", Value: 20000, Lo: 1, Hi: 3, Share: 0.25}}
@@ -95,6 +124,10 @@ func TestAppendJSONNoAllocs(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0]) }); n != 0 {
 		t.Errorf("AppendJSON allocates %v times per alert", n)
+	}
+	fc := new(floatCache)
+	if n := testing.AllocsPerRun(100, func() { buf = a.appendJSON(buf[:0], fc) }); n != 0 {
+		t.Errorf("appendJSON with a float cache allocates %v times per alert", n)
 	}
 }
 

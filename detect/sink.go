@@ -26,6 +26,7 @@ type JSONLines struct {
 	w      io.Writer
 	f      *os.File // non-nil when the sink owns a file: synced and closed by Close
 	buf    []byte
+	floats *floatCache
 	closed bool
 }
 
@@ -72,7 +73,10 @@ func (s *JSONLines) Send(a *Alert) error {
 	if s.closed {
 		return ErrClosed
 	}
-	s.buf = append(a.AppendJSON(s.buf), '\n')
+	if s.floats == nil {
+		s.floats = new(floatCache)
+	}
+	s.buf = append(a.appendJSON(s.buf, s.floats), '\n')
 	if len(s.buf) >= jsonFlushBytes {
 		return s.flushLocked()
 	}
