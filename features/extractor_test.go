@@ -143,6 +143,7 @@ type frame struct {
 	proto        string // tcp, udp, icmp, icmp6
 	flags        string // tcp flags: S A F R P
 	payload      int
+	data         []byte // payload bytes; when set, payload is ignored
 	vlans        []uint16
 	icmpType     uint8
 	icmpID       uint16
@@ -207,6 +208,9 @@ func (fr frame) bytes(t testing.TB) []byte {
 		}
 	}
 	pay := gopacket.Payload(make([]byte, fr.payload))
+	if fr.data != nil {
+		pay = gopacket.Payload(fr.data)
+	}
 	switch fr.proto {
 	case "tcp":
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(fr.sport), DstPort: layers.TCPPort(fr.dport), Window: 1000 + fr.sport, DataOffset: 5}
