@@ -52,7 +52,39 @@ type hostBucket struct {
 	epoch                int64
 	conns, unans, newSvc uint32
 	ports                [4]uint64 // destination ports contacted (as source)
-	names                [2]uint64 // DNS query names
+	dns                  [dnsLanes]dnsLane
+}
+
+// dnsLanes is how many registered domains a host bucket counts query names
+// for separately. RITA's tunnel signal is the number of distinct names
+// under one domain: counted per host alone, an insider's ordinary lookups
+// would inherit its tunnel's count.
+const dnsLanes = 2
+
+// dnsLane counts the distinct query names (64-bit linear counting) a host
+// asked under one registered domain in one bucket.
+type dnsLane struct {
+	domain uint64 // 0: unused
+	names  uint64
+}
+
+// lane returns the lane for domain in b: its own, a free one, or else the
+// one with fewer names, cleared (a third domain in 10 s displaces the
+// quieter of the two; the busy tunnel domain keeps its lane).
+func (b *hostBucket) lane(domain uint64) *dnsLane {
+	var pick *dnsLane
+	for i := range b.dns {
+		l := &b.dns[i]
+		if l.domain == domain {
+			return l
+		}
+		if pick == nil || l.domain == 0 && pick.domain != 0 ||
+			pick.domain != 0 && bits.OnesCount64(l.names) < bits.OnesCount64(pick.names) {
+			pick = l
+		}
+	}
+	*pick = dnsLane{domain: domain}
+	return pick
 }
 
 type hostState struct{ b [ctxBuckets]hostBucket }
@@ -90,7 +122,6 @@ func floorDiv(a, b int64) int64 {
 type hostWindow struct {
 	conns, unans, newSvc uint32
 	ports                [4]uint64
-	names                [2]uint64
 }
 
 func (h *hostState) window(t int64, w *hostWindow) {
@@ -107,10 +138,26 @@ func (h *hostState) window(t int64, w *hostWindow) {
 		for i := range b.ports {
 			w.ports[i] |= b.ports[i]
 		}
-		for i := range b.names {
-			w.names[i] |= b.names[i]
+	}
+}
+
+// domainNames estimates the distinct query names the host asked under
+// domain in the ctxWin buckets ending with the one holding t.
+func (h *hostState) domainNames(t int64, domain uint64) float64 {
+	var bm [1]uint64
+	e := floorDiv(t, ctxBucket)
+	for k := int64(0); k < ctxWin; k++ {
+		b := &h.b[int(uint64(e-k)%ctxBuckets)]
+		if b.epoch != e-k {
+			continue
+		}
+		for i := range b.dns {
+			if b.dns[i].domain == domain {
+				bm[0] |= b.dns[i].names
+			}
 		}
 	}
+	return linearCount(bm[:])
 }
 
 func setBit(bm []uint64, h uint64) {
@@ -483,7 +530,8 @@ func (c *hostCtx) packet(p *packet, f *flow) {
 		}
 	case p.dns.ok && !p.dns.response && f.app.dnsNameHash != 0:
 		if b := c.host(&p.src, p.v6).bucket(p.ts); b != nil {
-			setBit(b.names[:], f.app.dnsNameHash)
+			l := b.lane(f.app.dnsDomainHash | 1) // | 1: never the free marker 0
+			l.names |= 1 << (f.app.dnsNameHash % 64)
 		}
 	}
 }
@@ -522,7 +570,7 @@ var contextFeatures = []Feature{
 	ft("src_unanswered_60s", "flows", "initiator host's attempts without an answer in 60 s (SYN without SYN-ACK, refused by RST, UDP or echo without reply, ICMP unreachable received)", true),
 	ft("src_unanswered_ratio_60s", "ratio", "src_unanswered_60s / src_conns_60s, at most 1", false),
 	ft("src_new_services_60s", "services", "(destination, port, protocol) services the initiator host contacted in 60 s that were not in its recent service table", true),
-	ft("src_dns_names_60s", "names", "distinct DNS query names the initiator host asked in 60 s (estimate; RITA's subdomain signal, per host)", true),
+	ft("src_dns_names_60s", "names", "distinct DNS query names the initiator host asked in 60 s under the registered domain of this flow's query (estimate, saturating near 250; RITA's subdomain signal); 0 on non-DNS flows", true),
 	ft("svc_conns_10s", "flows", "flows from the initiator to the same destination, port and protocol in the 10 s up to the flow's last packet (at most 16)", true),
 	ft("svc_conns_60s", "flows", "as svc_conns_10s over 60 s (at most 16)", true),
 	ft("beacon_conns", "flows", "connections from the initiator to the same service in the 10 min up to the flow (at most 16)", true),
@@ -538,9 +586,15 @@ func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
 	var w hostWindow
 	_, _, dport := ends(f)
 	unans := unanswered(f)
+	names := 0.0
 	if unans || dport == 53 {
 		if hs := c.srcHost(f, false); hs != nil {
-			hs.window(t, &w)
+			if unans {
+				hs.window(t, &w)
+			}
+			if dport == 53 && f.app.dnsDomainHash != 0 {
+				names = hs.domainNames(t, f.app.dnsDomainHash|1)
+			}
 		}
 	}
 	ratio := 0.0
@@ -561,18 +615,15 @@ func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
 	// traffic of a host that scans (an insider's own web and DNS flows
 	// during its attack). Answered flows get 0 in training and detection
 	// alike.
-	// Likewise the distinct DNS names go on DNS flows only.
+	// Likewise the distinct DNS names go on DNS flows only, counted under
+	// the flow's own registered domain (see dnsLanes).
 	if unans {
 		dst = append(dst, float64(w.conns), linearCount(w.ports[:]),
 			float64(w.unans), ratio, float64(w.newSvc))
 	} else {
 		dst = append(dst, 0, 0, 0, 0, 0)
 	}
-	if dport == 53 {
-		dst = append(dst, linearCount(w.names[:]))
-	} else {
-		dst = append(dst, 0)
-	}
+	dst = append(dst, names)
 
 	sv := c.svc(f)
 	if sv == nil {

@@ -2,9 +2,12 @@ package features
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // TestContextFlood: one SYN from each of 100,000 spoofed sources never
@@ -115,5 +118,41 @@ func TestBeacon(t *testing.T) {
 	}
 	if v := vs[7][cv]; math.Abs(v) > 1e-3 || vs[7][conns] != 8 {
 		t.Errorf("eighth beacon: cv %v conns %v, want 0 and 8", v, vs[7][conns])
+	}
+}
+
+// TestDNSNamesPerDomain: RITA's tunnel signal counts names under one
+// registered domain, so a host that tunnels through evil.test does not
+// lend that count to its ordinary lab.test lookups.
+func TestDNSNamesPerDomain(t *testing.T) {
+	s := FlowSchema()
+	col := s.Index("src_dns_names_60s")
+	var lab, evil float64
+	at := time.Duration(0)
+	var e *Extractor
+	query := func(name string, sport uint16) {
+		q := frame{src: cli, dst: srv, sport: sport, dport: 53, proto: "udp", data: dnsMsg(t, name, layers.DNSTypeA)}.bytes(t)
+		e.Process(q, ci(at, len(q)))
+		at += 10 * time.Millisecond
+	}
+	e2 := NewExtractor(Config{}, func(r *Record) {
+		if r.Sport == 30000 {
+			lab = r.Vector[col]
+		} else if r.Sport == 20119 {
+			evil = r.Vector[col]
+		}
+	})
+	e = e2
+	for i := 0; i < 120; i++ {
+		query(fmt.Sprintf("x%03dqq7zz.evil.test", i), uint16(20000+i))
+	}
+	query("www.lab.test", 30000)
+	query("mail.lab.test", 30001)
+	e.Flush()
+	if evil < 80 {
+		t.Errorf("tunnel flow: %v distinct names under evil.test, want about 120 (64-bit linear counting saturates gently)", evil)
+	}
+	if lab < 1 || lab > 3 {
+		t.Errorf("lab.test flow of the same host: %v names, want 1-2: the tunnel's count leaked", lab)
 	}
 }

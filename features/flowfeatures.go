@@ -18,7 +18,7 @@ type group struct {
 //
 // Version 2 added the application hints (hints.go) and the host, service
 // and beaconing context (context.go).
-const FlowSchemaVersion = 2
+const FlowSchemaVersion = 3
 
 var flowGroups = []group{
 	{"volume", volumeFeatures, appendVolume},

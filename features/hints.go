@@ -18,6 +18,7 @@ type appState struct {
 	dnsDigit, dnsHex           uint8  // max sub-domain digit / hex-letter share ×255
 	dnsAnsMax                  uint16 // largest response payload, bytes
 	dnsNameHash                uint64 // hash of the last query name (host context)
+	dnsDomainHash              uint64 // hash of its registered domain (its last two labels)
 
 	httpReq, httpResp, httpErr uint16
 	httpPost, httpOther        uint16 // POST and non-GET/HEAD/POST requests
@@ -135,7 +136,7 @@ func (a *appState) addDNS(p *packet, msg []byte) {
 	if !dnsNameStats(msg, &ns) {
 		return
 	}
-	a.dnsNameHash = ns.hash
+	a.dnsNameHash, a.dnsDomainHash = ns.hash, ns.domain
 	a.dnsNameMax = max(a.dnsNameMax, ns.length)
 	a.dnsLabelsMax = max(a.dnsLabelsMax, ns.labels)
 	a.dnsLongestLabel = max(a.dnsLongestLabel, ns.longest)
@@ -150,6 +151,7 @@ type nameStats struct {
 	entropy                 float64 // Shannon entropy (bits/char) of the labels below the registered domain
 	digit, hex              float64 // share of digits / of a-f letters among those characters
 	hash                    uint64  // FNV-1a of the lower-cased name
+	domain                  uint64  // FNV-1a of its last two labels (the registered domain, approximately)
 }
 
 // dnsNameStats reads the first question name of msg (a DNS message with
@@ -185,6 +187,7 @@ func dnsNameStats(msg []byte, ns *nameStats) bool {
 	}
 	*ns = nameStats{labels: uint8(min(nl, 255)), length: uint8(min(total-1, 255))}
 	h := uint64(14695981039346656037)
+	dom := h
 	var hist [256]uint8 // counts ≤ 255: a name is at most 255 bytes
 	var sum float64     // Σ c·log2 c over the counts, kept up to date
 	sub, digits, hexes := 0, 0, 0
@@ -197,6 +200,9 @@ func dnsNameStats(msg []byte, ns *nameStats) bool {
 				c += 'a' - 'A'
 			}
 			h = (h ^ uint64(c)) * 1099511628211
+			if k >= nl-2 {
+				dom = (dom ^ uint64(c)) * 1099511628211
+			}
 			if k < nl-2 {
 				sum += clog2c[hist[c]+1] - clog2c[hist[c]]
 				hist[c]++
@@ -210,8 +216,11 @@ func dnsNameStats(msg []byte, ns *nameStats) bool {
 			}
 		}
 		h = (h ^ '.') * 1099511628211
+		if k >= nl-2 {
+			dom = (dom ^ '.') * 1099511628211
+		}
 	}
-	ns.hash = h
+	ns.hash, ns.domain = h, dom
 	if sub > 0 {
 		// H = log2 n - Σ c·log2 c / n over the character counts c, with
 		// c·log2 c from a table (a name has at most 255 characters).
