@@ -169,3 +169,21 @@ func Config(cmd *cobra.Command, getenv func(string) string) (*viper.Viper, error
 	}
 	return v, nil
 }
+
+// CheckFeatures checks the --features flag of train, detect and evaluate.
+// They score flows; the packet feature set (Kitsune's AfterImage, package
+// features/afterimage) is extracted by extract only so far, so asking for
+// it here is a clear refusal rather than a silent fallback.
+func CheckFeatures(cmd *cobra.Command) error {
+	v, err := cmd.Flags().GetString("features")
+	if err != nil {
+		return nil // the command has no such flag
+	}
+	switch v {
+	case "flow":
+		return nil
+	case "packet":
+		return Usagef("--features packet: the packet feature set (Kitsune's AfterImage) is available in extract only so far; %s scores flows (--features flow)", cmd.Name())
+	}
+	return Usagef("--features %q: want flow (or packet, in extract)", v)
+}

@@ -113,3 +113,27 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatalf("usage: code %d, stderr %q", code, buf.String())
 	}
 }
+
+func TestCheckFeatures(t *testing.T) {
+	for _, tc := range []struct {
+		val  string
+		want string // "" = accepted
+	}{{"flow", ""}, {"packet", "extract only"}, {"bytes", "want flow"}} {
+		c := &cobra.Command{Use: "train"}
+		c.Flags().String("features", "flow", "")
+		c.ParseFlags([]string{"--features", tc.val})
+		err := CheckFeatures(c)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("--features %s: %v", tc.val, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || Code(err) != ExitUsage {
+			t.Errorf("--features %s: err %v, want exit 2 mentioning %q", tc.val, err, tc.want)
+		}
+	}
+	if err := CheckFeatures(&cobra.Command{Use: "x"}); err != nil {
+		t.Errorf("a command without --features: %v", err)
+	}
+}

@@ -125,6 +125,7 @@ YAML file given with --config; flag > environment > file > default.`,
 	f.String("write-pcap", "", "pcap file for the packets of flows that raised alerts")
 	f.String("metrics-addr", "", "serve Prometheus /metrics here (a bare :PORT binds 127.0.0.1)")
 	f.Bool("realtime", false, "replay captures at capture speed")
+	f.String("features", "flow", "feature set: flow (packet, Kitsune's AfterImage, is in extract only for now)")
 	f.Duration("score-interval", 0, "score active flows this often in capture time (0 = the model's setting, default 5s)")
 	f.Int("workers", 0, "scoring goroutines (0 = one per core)")
 	f.Int("queue", 1024, "records queued per scoring worker before vectors are dropped (live) or the reader waits (replay)")
@@ -149,6 +150,9 @@ YAML file given with --config; flag > environment > file > default.`,
 			return Demo(e)
 		}
 		if _, err := cli.Config(c, e.Getenv); err != nil {
+			return err
+		}
+		if err := cli.CheckFeatures(c); err != nil {
 			return err
 		}
 		var o Options

@@ -64,12 +64,16 @@ file. Flows that match no label row are benign.`,
 	f.StringP("out", "o", "", "directory for report.json, report.md, roc.png, pr.png")
 	f.Bool("force", false, "overwrite the reports in an existing --out directory")
 	f.Duration("label-slack", datasets.DefaultSlack, "widen every label window by this much on both sides")
+	f.String("features", "flow", "feature set: flow (packet, Kitsune's AfterImage, is in extract only for now)")
 	f.Duration("score-interval", 0, "score active flows this often (capture time); 0 = the model's setting")
 	f.BoolP("quiet", "q", false, "no summary on stderr")
 	cmd.SetOut(e.Stdout)
 	cmd.SetErr(e.Stderr)
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
 		if _, err := cli.Config(c, e.Getenv); err != nil {
+			return err
+		}
+		if err := cli.CheckFeatures(c); err != nil {
 			return err
 		}
 		var o Options

@@ -96,12 +96,16 @@ a flag on the command line wins over the environment, which wins over the file.`
 	f.Duration("idle-timeout", 60*time.Second, "flow idle timeout (capture time)")
 	f.Duration("active-timeout", 300*time.Second, "flow active timeout: longer flows are split")
 	f.Int("max-flows", 1_000_000, "flow table bound")
+	f.String("features", "flow", "feature set: flow (packet, Kitsune's AfterImage, is in extract only for now)")
 	f.Duration("score-interval", 5*time.Second, "interval at which active flows are scored (detect uses the same)")
 	f.BoolP("quiet", "q", false, "no progress or summary on stderr")
 	cmd.SetOut(e.Stdout)
 	cmd.SetErr(e.Stderr)
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
 		if _, err := cli.Config(c, e.Getenv); err != nil {
+			return err
+		}
+		if err := cli.CheckFeatures(c); err != nil {
 			return err
 		}
 		o, err := options(c)
