@@ -24,6 +24,7 @@ type Metrics struct {
 	flowsActive, flowsMax   atomic.Int64
 	flowsExpired, flowsEvic atomic.Uint64
 	kernelDrops, queueDrops atomic.Uint64
+	alertCount              atomic.Uint64
 
 	alerts  *prometheus.CounterVec
 	scored  prometheus.Counter
@@ -70,6 +71,24 @@ func NewMetrics() *Metrics {
 
 // Registry returns the registry the metrics live in.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Live is a snapshot of the counters, for a status line.
+type Live struct {
+	Packets, Bytes       uint64
+	FlowsActive          int64
+	FlowsEnded, Alerts   uint64
+	KernelDrops, Dropped uint64
+}
+
+// Live returns the counters as last published (the capture goroutine
+// publishes every few thousand packets). Safe for concurrent use.
+func (m *Metrics) Live() Live {
+	return Live{
+		Packets: m.packets.Load(), Bytes: m.bytes.Load(),
+		FlowsActive: m.flowsActive.Load(), FlowsEnded: m.flowsExpired.Load() + m.flowsEvic.Load(),
+		Alerts: m.alertCount.Load(), KernelDrops: m.kernelDrops.Load(), Dropped: m.queueDrops.Load(),
+	}
+}
 
 // Handler returns the /metrics handler.
 func (m *Metrics) Handler() http.Handler {

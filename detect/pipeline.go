@@ -213,11 +213,12 @@ type run struct {
 	alerts chan *Alert
 	pcap   *anomalyPcap
 
-	now     int64 // capture time of the packet being processed
-	block   bool  // wait for queue space (Block, or the final Flush)
-	records uint64
-	finals  uint64
-	drops   atomic.Uint64
+	now       int64 // capture time of the packet being processed
+	published int64 // capture time of the last metrics publication
+	block     bool  // wait for queue space (Block, or the final Flush)
+	records   uint64
+	finals    uint64
+	drops     atomic.Uint64
 
 	scored      atomic.Uint64
 	byModel     [3]atomic.Uint64 // ensemble, iforest, kmeans
@@ -419,7 +420,11 @@ func (r *run) capture(ctx context.Context, src capture.Source, ext Extractor) (S
 			r.pcap.packet(data, &ci)
 		}
 		ext.Process(data, ci)
-		if sum.Packets%publishEvery == 0 && cfg.Metrics != nil {
+		// Publish every publishEvery packets, and at least once a second
+		// of capture time so a slow live link or a --realtime replay
+		// shows moving counters (capture time: no clock read per packet).
+		if cfg.Metrics != nil && (sum.Packets%publishEvery == 0 || r.now-r.published >= int64(time.Second)) {
+			r.published = r.now
 			r.pollKernel()
 			fs := ext.Stats()
 			r.kernMu.Lock()
@@ -578,6 +583,7 @@ func (w *scoring) score(j *job) {
 	}
 	if m != nil {
 		m.alerts.WithLabelValues("ensemble").Inc()
+		m.alertCount.Add(1)
 		if byIF {
 			m.alerts.WithLabelValues("iforest").Inc()
 		}

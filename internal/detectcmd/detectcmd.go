@@ -341,7 +341,15 @@ func Run(o Options, e *Env) error {
 		cfg.AnomalyPcap = pcapFile
 	}
 
+	var status *statusLine
+	if !o.Quiet && cli.IsTerminal(e.Stderr) {
+		if cfg.Metrics == nil {
+			cfg.Metrics = detect.NewMetrics()
+		}
+		status = startStatus(e.Stderr, cfg.Metrics, e.Now)
+	}
 	sum, runErr := detect.New(detect.FromBundle(b), cfg).Run(ctx, src, sink)
+	status.Stop()
 	if pcapFile != nil {
 		if err := errors.Join(detect.SyncFile(pcapFile), pcapFile.Close()); err != nil && runErr == nil {
 			runErr = fmt.Errorf("--write-pcap: %w", err)
