@@ -128,6 +128,9 @@ func extract(o options, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	defer src.Close()
+	// A progress bar on a terminal only (stderr); nothing when piped.
+	prog := cli.StartProgress(stderr, "extract", src.Stats().TotalBytes, func() int64 { return src.Stats().BytesRead })
+	defer prog.Stop()
 
 	out, commit, abort, err := openOutput(o.out, stdout)
 	if err != nil {
@@ -178,6 +181,7 @@ func extract(o options, stdout, stderr io.Writer) error {
 	if err := commit(); err != nil {
 		return err
 	}
+	prog.Stop()
 	s := ex.Stats()
 	el := time.Since(start).Seconds()
 	fmt.Fprintf(stderr, "extract: %d packets, %d bytes, %d flows, %d malformed, %d fragments, %d evicted, %d warnings; arp %d ipv4 %d ipv6 %d non-ip %d tcp %d udp %d icmp %d icmpv6 %d other-ip %d; %.2fs (%.0f pkts/s)\n",
