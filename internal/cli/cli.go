@@ -170,6 +170,16 @@ func Config(cmd *cobra.Command, getenv func(string) string) (*viper.Viper, error
 	return v, nil
 }
 
+// Resolve is what train, detect and evaluate do before reading their
+// flags: Config (flag > environment > file > default, into the flags
+// themselves), then CheckFeatures.
+func Resolve(cmd *cobra.Command, getenv func(string) string) error {
+	if _, err := Config(cmd, getenv); err != nil {
+		return err
+	}
+	return CheckFeatures(cmd)
+}
+
 // CheckFeatures checks the --features flag of train, detect and evaluate.
 // They score flows; the packet feature set (Kitsune's AfterImage, package
 // features/afterimage) is extracted by extract only so far, so asking for

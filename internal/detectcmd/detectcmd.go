@@ -39,22 +39,14 @@ type Env struct {
 }
 
 func (e *Env) fill() *Env {
-	out := Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
+	var out Env
+	var base *cli.Env
 	if e != nil {
-		out.Signals, out.Dir = e.Signals, e.Dir
-		if e.Stdout != nil {
-			out.Stdout = e.Stdout
-		}
-		if e.Stderr != nil {
-			out.Stderr = e.Stderr
-		}
-		if e.Getenv != nil {
-			out.Getenv = e.Getenv
-		}
-		if e.Now != nil {
-			out.Now = e.Now
-		}
+		out = *e
+		base = &cli.Env{Stdout: e.Stdout, Stderr: e.Stderr, Getenv: e.Getenv, Now: e.Now}
 	}
+	c := base.Fill()
+	out.Stdout, out.Stderr, out.Getenv, out.Now = c.Stdout, c.Stderr, c.Getenv, c.Now
 	if out.Signals == nil {
 		out.Signals = func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -149,10 +141,7 @@ YAML file given with --config; flag > environment > file > default.`,
 			}
 			return Demo(e)
 		}
-		if _, err := cli.Config(c, e.Getenv); err != nil {
-			return err
-		}
-		if err := cli.CheckFeatures(c); err != nil {
+		if err := cli.Resolve(c, e.Getenv); err != nil {
 			return err
 		}
 		var o Options

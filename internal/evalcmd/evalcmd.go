@@ -70,10 +70,7 @@ file. Flows that match no label row are benign.`,
 	cmd.SetOut(e.Stdout)
 	cmd.SetErr(e.Stderr)
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
-		if _, err := cli.Config(c, e.Getenv); err != nil {
-			return err
-		}
-		if err := cli.CheckFeatures(c); err != nil {
+		if err := cli.Resolve(c, e.Getenv); err != nil {
 			return err
 		}
 		var o Options

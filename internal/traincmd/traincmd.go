@@ -102,10 +102,7 @@ a flag on the command line wins over the environment, which wins over the file.`
 	cmd.SetOut(e.Stdout)
 	cmd.SetErr(e.Stderr)
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
-		if _, err := cli.Config(c, e.Getenv); err != nil {
-			return err
-		}
-		if err := cli.CheckFeatures(c); err != nil {
+		if err := cli.Resolve(c, e.Getenv); err != nil {
 			return err
 		}
 		o, err := options(c)
