@@ -208,7 +208,7 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 		SrcIP:       id.Src,
 		DestIP:      id.Dst,
 		Proto:       ProtoName(id.Proto),
-		CommunityID: j.community,
+		CommunityID: communityID(j),
 		Score:       Float(s.Ensemble),
 		Scores:      ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
 		Threshold:   Float(th.Ensemble),
@@ -248,4 +248,14 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 		a.TopFeatures[i] = TopFeature{Name: c.Name, Value: Float(c.Value), Baseline: [2]Float{Float(c.Lo), Float(c.Hi)}, Share: Float(c.Share)}
 	}
 	return a
+}
+
+// communityID is the flow's Community ID v1: the extractor's when it was
+// asked for one, else computed here — for the alerting flows only, not for
+// every record scored.
+func communityID(j *job) string {
+	if j.community != "" {
+		return j.community
+	}
+	return features.CommunityID(&j.id)
 }

@@ -108,7 +108,6 @@ func Demo(e *Env) error {
 		return err
 	}
 	defer src.Close()
-	xcfg.CommunityID = true
 	mem := &detect.Memory{}
 	sum, err := detect.New(detect.FromBundle(b), detect.Config{
 		Extractor: xcfg, ScoreInterval: xcfg.SnapshotInterval, Block: true, Observe: observe,

@@ -230,7 +230,6 @@ func Run(o Options, e *Env) error {
 	if err != nil {
 		return cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
 	}
-	xcfg.CommunityID = true
 	cfg := detect.Config{
 		Workers:       o.Workers,
 		QueueLen:      o.QueueLen,
