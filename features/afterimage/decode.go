@@ -3,6 +3,8 @@ package afterimage
 import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/vigil-nids/vigil/features"
 )
 
 // packet is what the statistics need from one frame, copied out of it.
@@ -13,13 +15,6 @@ type packet struct {
 	proto        uint8
 	sport, dport uint16
 }
-
-// Link types of raw IP captures besides LinkTypeRaw (101): DLT_RAW is 12 on
-// most BSDs and 14 on OpenBSD.
-const (
-	linkTypeRawBSD     layers.LinkType = 12
-	linkTypeRawOpenBSD layers.LinkType = 14
-)
 
 // decoder decodes frames with gopacket DecodingLayerParsers sharing one set
 // of preallocated layers. It is not safe for concurrent use.
@@ -37,29 +32,13 @@ type decoder struct {
 	icmp4 layers.ICMPv4
 	icmp6 layers.ICMPv6
 
-	pEth, pSLL, pSLL2, pLo, pIP4, pIP6 *gopacket.DecodingLayerParser
-	decoded                            []gopacket.LayerType
+	parsers *features.LinkParsers
+	decoded []gopacket.LayerType
 }
 
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
-	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.lo, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.udp, &d.icmp4, &d.icmp6}
-	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
-		dlc := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-		for _, l := range all {
-			dlc = dlc.Put(l)
-		}
-		p := gopacket.NewDecodingLayerParser(first)
-		p.SetDecodingLayerContainer(dlc)
-		p.IgnoreUnsupported = true
-		return p
-	}
-	d.pEth = mk(layers.LayerTypeEthernet)
-	d.pSLL = mk(layers.LayerTypeLinuxSLL)
-	d.pSLL2 = mk(layers.LayerTypeLinuxSLL2)
-	d.pLo = mk(layers.LayerTypeLoopback)
-	d.pIP4 = mk(layers.LayerTypeIPv4)
-	d.pIP6 = mk(layers.LayerTypeIPv6)
+	d.parsers = features.NewLinkParsers(&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.lo, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.udp, &d.icmp4, &d.icmp6)
 	return d
 }
 
@@ -67,30 +46,8 @@ func newDecoder() *decoder {
 // IPv6 header. A transport header that is missing or malformed leaves the
 // ports zero.
 func (d *decoder) decode(data []byte, lt layers.LinkType, p *packet) bool {
-	var parser *gopacket.DecodingLayerParser
-	switch lt {
-	case layers.LinkTypeEthernet:
-		parser = d.pEth
-	case layers.LinkTypeLinuxSLL:
-		parser = d.pSLL
-	case layers.LinkTypeLinuxSLL2:
-		parser = d.pSLL2
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		parser = d.pLo
-	case layers.LinkTypeIPv4:
-		parser = d.pIP4
-	case layers.LinkTypeIPv6:
-		parser = d.pIP6
-	case layers.LinkTypeRaw, linkTypeRawBSD, linkTypeRawOpenBSD:
-		if len(data) == 0 {
-			return false
-		}
-		if data[0]>>4 == 6 {
-			parser = d.pIP6
-		} else {
-			parser = d.pIP4
-		}
-	default:
+	parser := d.parsers.For(lt, data)
+	if parser == nil {
 		return false
 	}
 	*p = packet{}
