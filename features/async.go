@@ -14,6 +14,12 @@ type AsyncWriter struct {
 	err    error
 	width  int
 	closed bool
+
+	// CommunityIDs, set before the first Write, fills in the Community ID
+	// of records that have none on the writer goroutine, off the
+	// extraction path (the extractor then runs with Config.CommunityID
+	// off).
+	CommunityIDs bool
 }
 
 type batch struct {
@@ -40,8 +46,12 @@ func (a *AsyncWriter) loop(todo <-chan *batch) {
 	var err error
 	for b := range todo {
 		for i := range b.recs {
+			r := &b.recs[i]
+			if a.CommunityIDs && r.CommunityID == "" && err == nil {
+				r.CommunityID = CommunityID(&r.FlowID)
+			}
 			if err == nil {
-				err = a.w.Write(&b.recs[i])
+				err = a.w.Write(r)
 			}
 		}
 		b.recs, b.vals = b.recs[:0], b.vals[:0]

@@ -148,13 +148,14 @@ func extract(o options, stdout, stderr io.Writer) error {
 		w = features.NewCSVWriter(out, schema)
 	}
 	// Rows are formatted in a second goroutine, overlapping extraction.
-	w = features.NewAsyncWriter(w, schema.Len())
+	aw := features.NewAsyncWriter(w, schema.Len())
+	aw.CommunityIDs = !o.noCommunityID // computed on the writer goroutine
+	w = aw
 	var werr error
 	ex := features.NewExtractor(features.Config{
 		IdleTimeout:   o.idle,
 		ActiveTimeout: o.active,
 		MaxFlows:      o.maxFlows,
-		CommunityID:   !o.noCommunityID,
 	}, func(r *features.Record) {
 		if werr == nil {
 			werr = w.Write(r)
