@@ -311,6 +311,9 @@ func (s *Scaler) Validate() error {
 // slog1p is sign(v)·log1p(|v|): log1p for counts, defined (and monotone)
 // for the negative values a count column should not hold but might.
 func slog1p(v float64) float64 {
+	if v == 0 { // most count features of a flow are 0: skip the log
+		return v
+	}
 	if v < 0 {
 		return -math.Log1p(-v)
 	}
