@@ -116,8 +116,53 @@ func TestBeacon(t *testing.T) {
 	if vs[1][cv] != 1 || vs[1][conns] != 2 {
 		t.Errorf("second beacon: cv %v conns %v, want neutral 1 and 2", vs[1][cv], vs[1][conns])
 	}
-	if v := vs[7][cv]; math.Abs(v) > 1e-3 || vs[7][conns] != 8 {
-		t.Errorf("eighth beacon: cv %v conns %v, want 0 and 8", v, vs[7][conns])
+	// Eight connections 5 s apart (to the microsecond): 7 intervals whose
+	// cv is at the 1e-6 floor, evidence −log10 P ≈ 6·log10(1e6) − 5.6 ≈ 30,
+	// less the floor of 4.
+	if v := vs[7][cv]; v > -20 || vs[7][conns] != 8 {
+		t.Errorf("eighth beacon: cv %v conns %v, want below -20 and 8", v, vs[7][conns])
+	}
+	if v := vs[3][cv]; v >= 0 {
+		t.Errorf("fourth beacon: cv %v, want negative (clockwork)", v)
+	}
+}
+
+// TestRegularity checks regularity against probabilities known in closed
+// form and against its intended behaviour.
+func TestRegularity(t *testing.T) {
+	// Two exponential intervals: x1/(x1+x2) is uniform on [0,1] and
+	// cv = |x1−x2|/(x1+x2), so P(CV ≤ c) = c exactly.
+	for _, c := range []float64{1e-5, 1e-6, 3e-5} {
+		if got, want := regularity(2, c), -math.Log10(c)-regularityFloor; math.Abs(got-want) > 1e-9 {
+			t.Errorf("regularity(2, %g) = %v, want %v", c, got, want)
+		}
+	}
+	// Three intervals: uniform on the triangle of side √2 (area √3/2); the
+	// disc of radius c/√3 has area π c²/3.
+	c := 1e-4
+	if got, want := regularity(3, c), -math.Log10(math.Pi*c*c/3/(math.Sqrt(3)/2))-regularityFloor; math.Abs(got-want) > 1e-9 {
+		t.Errorf("regularity(3, %g) = %v, want %v", c, got, want)
+	}
+	tests := []struct {
+		name string
+		k    int
+		cv   float64
+		zero bool
+	}{
+		{"one interval", 1, 0, true},
+		{"Poisson-like", 15, 1, true},
+		{"busy human session", 15, 0.5, true},
+		{"three nearly equal by chance", 3, 0.045, true},
+		{"beacon, 3 intervals", 3, 2e-4, false},
+		{"beacon, 15 intervals", 15, 3e-4, false},
+	}
+	for _, tt := range tests {
+		if got := regularity(tt.k, tt.cv); (got == 0) != tt.zero || got < 0 || math.IsNaN(got) {
+			t.Errorf("%s: regularity(%d, %g) = %v, want zero %v", tt.name, tt.k, tt.cv, got, tt.zero)
+		}
+	}
+	if a, b := regularity(5, 1e-3), regularity(10, 1e-3); !(b > a) {
+		t.Errorf("evidence does not grow with intervals: %v then %v", a, b)
 	}
 }
 

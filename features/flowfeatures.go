@@ -17,8 +17,9 @@ type group struct {
 // feature is added, removed, reordered or changes meaning.
 //
 // Version 2 added the application hints (hints.go) and the host, service
-// and beaconing context (context.go).
-const FlowSchemaVersion = 3
+// and beaconing context (context.go). Version 4: beacon_iat_cv goes
+// negative by the evidence of clockwork timing (context.go, regularity).
+const FlowSchemaVersion = 4
 
 var flowGroups = []group{
 	{"volume", volumeFeatures, appendVolume},
