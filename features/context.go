@@ -522,16 +522,16 @@ func (c *hostCtx) flowStart(f *flow, ts int64) {
 
 // packet accounts the per-packet context events: ICMP unreachables (an
 // unanswered attempt of the host they are sent to) and DNS query names.
-func (c *hostCtx) packet(p *packet, f *flow) {
+func (c *hostCtx) packet(p *packet, f *flow, a *appState) {
 	switch {
 	case p.proto == 1 && !p.v6 && p.icmpType == 3, p.proto == 58 && p.v6 && p.icmpType == 1:
 		if b := c.host(&p.dst, p.v6).bucket(p.ts); b != nil {
 			b.unans++
 		}
-	case p.dns.ok && !p.dns.response && f.app.dnsNameHash != 0:
+	case p.dns.ok && !p.dns.response && a != nil && a.dnsNameHash != 0:
 		if b := c.host(&p.src, p.v6).bucket(p.ts); b != nil {
-			l := b.lane(f.app.dnsDomainHash | 1) // | 1: never the free marker 0
-			l.names |= 1 << (f.app.dnsNameHash % 64)
+			l := b.lane(a.dnsDomainHash | 1) // | 1: never the free marker 0
+			l.names |= 1 << (a.dnsNameHash % 64)
 		}
 	}
 }
@@ -581,7 +581,7 @@ var contextFeatures = []Feature{
 }
 
 // appendContext appends contextFeatures for flow f.
-func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
+func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 	t := f.last
 	var w hostWindow
 	_, _, dport := ends(f)
@@ -592,8 +592,8 @@ func (c *hostCtx) appendContext(dst []float64, f *flow) []float64 {
 			if unans {
 				hs.window(t, &w)
 			}
-			if dport == 53 && f.app.dnsDomainHash != 0 {
-				names = hs.domainNames(t, f.app.dnsDomainHash|1)
+			if dport == 53 && a != nil && a.dnsDomainHash != 0 {
+				names = hs.domainNames(t, a.dnsDomainHash|1)
 			}
 		}
 	}

@@ -136,6 +136,7 @@ type Extractor struct {
 	rec                 Record
 	schema              *Schema
 	groups              []group // feature groups in vector order
+	apps                appStore
 	stats               Stats
 	ctx                 hostCtx // host and service context (context.go)
 }
@@ -274,6 +275,7 @@ func (e *Extractor) update(p *packet, ts int64) {
 				e.lru.push(&e.flows, uint32(s))
 			}
 			f.seq++
+			e.apps.release(f) // the continuation parses its own payload
 			f.reset(ts)
 			e.stats.FlowsCreated++ // the continuation keeps the original direction
 		}
@@ -305,12 +307,12 @@ func (e *Extractor) update(p *packet, ts int64) {
 	fresh := f.fwdPkts+f.bwdPkts == 0
 	f.add(p, ts, fwd, e.activity)
 	if pl := e.dec.payload; len(pl) > 0 {
-		f.app.addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
+		e.apps.ensure(f).addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
 	}
 	if fresh {
 		e.ctx.flowStart(f, ts)
 	}
-	e.ctx.packet(p, f)
+	e.ctx.packet(p, f, e.apps.of(f))
 	if p.proto == 6 && f.state&stClosing == 0 && (f.state&stRST != 0 || f.state&(stFinFwd|stFinBwd) == stFinFwd|stFinBwd) {
 		f.state |= stClosing
 		e.lru.unlink(&e.flows, uint32(s))
@@ -387,6 +389,7 @@ func (e *Extractor) finish(s int, r EndReason) {
 		e.lru.unlink(&e.flows, uint32(s))
 	}
 	e.idx.remove(f.key.hash(e.idx.seed), s)
+	e.apps.release(f)
 	e.flows.release(s)
 	e.live--
 }
@@ -417,13 +420,14 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	rec.FwdPackets, rec.BwdPackets = uint64(f.fwdPkts), uint64(f.bwdPkts)
 	rec.FwdBytes, rec.BwdBytes = f.fwdBytes, f.bwdBytes
 	v := rec.Vector[:0]
+	a := e.apps.of(f)
 	for i := range e.groups {
-		v = e.groups[i].append(v, f)
+		v = e.groups[i].append(v, f, a)
 	}
 	if final {
 		e.ctx.flowEnd(f)
 	}
-	v = e.ctx.appendContext(v, f)
+	v = e.ctx.appendContext(v, f, a)
 	rec.Vector = v
 	rec.CommunityID = ""
 	if e.cfg.CommunityID {

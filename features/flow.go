@@ -30,12 +30,12 @@ type flow struct {
 	nIdle                  uint32 // idle gaps seen (completed active periods)
 	actMin, actMax, actSum uint32 // µs, over completed active periods
 	idleMin, idleMax       uint32 // µs
+	app                    uint32 // hint state in the Extractor's appStore (hints.go), 1-based; 0: none
 	actSq, idleSq          float64
 	flags                  [numFlagCounts]uint16 // saturating
 	win                    [2]uint16             // initial TCP window per direction
 	icmpTC                 uint16                // ICMP type<<8|code of the first packet
 	state                  uint16                // st* bits
-	app                    appState              // application hints (hints.go)
 	ctxSrc, ctxSvc         uint32                // cached entry indexes in the host and service context tables (checked by key)
 }
 

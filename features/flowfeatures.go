@@ -10,7 +10,7 @@ import "math"
 type group struct {
 	name     string
 	features []Feature
-	append   func(dst []float64, f *flow) []float64
+	append   func(dst []float64, f *flow, a *appState) []float64 // a: the flow's hint state, nil when no payload was parsed
 }
 
 // FlowSchemaVersion is the version of FlowSchema. Bump it whenever a
@@ -57,7 +57,7 @@ var volumeFeatures = []Feature{
 	ft("bwd_header_len", "bytes", "IP plus transport header bytes sent by the responder", true),
 }
 
-func appendVolume(dst []float64, f *flow) []float64 {
+func appendVolume(dst []float64, f *flow, _ *appState) []float64 {
 	return append(dst,
 		secs(usOff(f.last-f.start)),
 		float64(f.fwdPkts), float64(f.bwdPkts),
@@ -76,7 +76,7 @@ var payloadFeatures = []Feature{
 	ft("bwd_pkt_len_std", "bytes", "population standard deviation of the responder's payload lengths", true),
 }
 
-func appendPayload(dst []float64, f *flow) []float64 {
+func appendPayload(dst []float64, f *flow, _ *appState) []float64 {
 	pay := func(dst []float64, n uint32, sum uint64, mn, mx uint16, sq float64) []float64 {
 		if n == 0 {
 			return append(dst, 0, 0, 0, 0)
@@ -103,7 +103,7 @@ var iatFeatures = []Feature{
 	ft("bwd_iat_std", "s", "population standard deviation of the gaps between responder packets", true),
 }
 
-func appendIAT(dst []float64, f *flow) []float64 {
+func appendIAT(dst []float64, f *flow, _ *appState) []float64 {
 	iat := func(dst []float64, i int, n uint32, span uint32) []float64 {
 		if n < 2 {
 			return append(dst, 0, 0, 0, 0)
@@ -136,7 +136,7 @@ var tcpFeatures = []Feature{
 	ft("init_bwd_win_byts", "bytes", "TCP window field of the responder's first packet (-1 when none)", false),
 }
 
-func appendTCP(dst []float64, f *flow) []float64 {
+func appendTCP(dst []float64, f *flow, _ *appState) []float64 {
 	for _, c := range f.flags {
 		dst = append(dst, float64(c))
 	}
@@ -170,7 +170,7 @@ var rateFeatures = []Feature{
 	ft("down_up_ratio", "ratio", "responder packets / initiator packets (not truncated to an integer)", true),
 }
 
-func appendRate(dst []float64, f *flow) []float64 {
+func appendRate(dst []float64, f *flow, _ *appState) []float64 {
 	d := secs(usOff(f.last - f.start))
 	var bs, ps, fs, bps float64
 	if d > 0 {
@@ -197,7 +197,7 @@ var activityFeatures = []Feature{
 	ft("idle_std", "s", "population standard deviation of the idle periods", true),
 }
 
-func appendActivity(dst []float64, f *flow) []float64 {
+func appendActivity(dst []float64, f *flow, _ *appState) []float64 {
 	span := usOff(f.last - f.start)
 	cur := span - f.actStart // the current (last) active period
 	mn, mx := f.actMin, f.actMax
@@ -224,7 +224,7 @@ var serviceFeatures = []Feature{
 	ft("proto_other", "bool", "1 for any other IP protocol", false),
 }
 
-func appendService(dst []float64, f *flow) []float64 {
+func appendService(dst []float64, f *flow, _ *appState) []float64 {
 	var wk, reg, eph float64
 	p := f.key.proto
 	if p == 6 || p == 17 {

@@ -36,6 +36,56 @@ type appState struct {
 	seen                       bool // addApp was called: the other fields may be set
 }
 
+// appStore keeps the hint state of the flows that carry payload, in
+// fixed chunks indexed by flow.app (1-based; 0: none). Most flows of a
+// flood or a scan never carry payload, so the state (80 bytes) is not in
+// every flow: the flow table stays under 300 bytes per flow for them.
+// At most one entry per flow in the table, so it is bounded by MaxFlows;
+// steady state allocates nothing (freed entries are reused).
+type appStore struct {
+	chunks []*[appChunk]appState
+	free   []uint32 // released indexes (0-based)
+	n      uint32   // indexes handed out
+}
+
+const appChunk = 1024
+
+// of returns f's hint state, or nil when it has none.
+func (s *appStore) of(f *flow) *appState {
+	if f.app == 0 {
+		return nil
+	}
+	i := f.app - 1
+	return &s.chunks[i/appChunk][i%appChunk]
+}
+
+// ensure returns f's hint state, giving it a zeroed one if it has none.
+func (s *appStore) ensure(f *flow) *appState {
+	if f.app == 0 {
+		var i uint32
+		if k := len(s.free); k > 0 {
+			i, s.free = s.free[k-1], s.free[:k-1]
+		} else {
+			if int(s.n) == len(s.chunks)*appChunk {
+				s.chunks = append(s.chunks, new([appChunk]appState))
+			}
+			i = s.n
+			s.n++
+		}
+		f.app = i + 1
+		*s.of(f) = appState{}
+	}
+	return s.of(f)
+}
+
+// release returns f's hint state, if any, to the store.
+func (s *appStore) release(f *flow) {
+	if f.app != 0 {
+		s.free = append(s.free, f.app-1)
+		f.app = 0
+	}
+}
+
 const maxHintPkts = 64 // payload packets per flow parsed for HTTP/DNS/TLS; auth replies are read throughout
 
 func sat(x *uint16) {
@@ -578,9 +628,8 @@ func share(n, d uint16) float64 {
 
 var noHints [28]float64
 
-func appendHints(dst []float64, f *flow) []float64 {
-	a := &f.app
-	if !a.seen { // most flows: no payload parsed, all zero
+func appendHints(dst []float64, f *flow, a *appState) []float64 {
+	if a == nil || !a.seen { // most flows: no payload parsed, all zero
 		return append(dst, noHints[:len(hintFeatures)]...)
 	}
 	early := a.sshBanner == 3 && a.sshAfter <= sshEarlyClosePkts && f.state&(stRST|stFinFwd|stFinBwd) != 0

@@ -136,17 +136,59 @@ func TestSSHEarlyClose(t *testing.T) {
 		want  float64
 	}{{8, 1}, {40, 0}} {
 		var f flow
+		var a appState
 		f.state = stFinFwd | stFinBwd
 		p := &packet{proto: 6, sport: 40000, dport: 22}
-		f.app.addApp(p, []byte("SSH-2.0-libssh\r\n"), true, 1)
+		a.addApp(p, []byte("SSH-2.0-libssh\r\n"), true, 1)
 		q := &packet{proto: 6, sport: 22, dport: 40000}
-		f.app.addApp(q, []byte("SSH-2.0-OpenSSH_9.2\r\n"), false, 2)
+		a.addApp(q, []byte("SSH-2.0-OpenSSH_9.2\r\n"), false, 2)
 		for k := range tc.after {
-			f.app.addApp(p, []byte{0, 0, 0, 12, byte(k)}, k%2 == 0, uint32(3+k))
+			a.addApp(p, []byte{0, 0, 0, 12, byte(k)}, k%2 == 0, uint32(3+k))
 		}
-		v := appendHints(nil, &f)
+		v := appendHints(nil, &f, &a)
 		if got := v[i-s.Index("dns_queries")]; got != tc.want {
 			t.Errorf("%d packets after banners: early close %v, want %v", tc.after, got, tc.want)
 		}
+	}
+}
+
+// TestAppStore: hint state is handed out per flow, zeroed when handed out
+// again, and reused, so the store holds no more entries than flows that
+// carried payload at the same time.
+func TestAppStore(t *testing.T) {
+	var s appStore
+	flows := make([]flow, 3000)
+	for round := 0; round < 3; round++ {
+		for i := range flows {
+			a := s.ensure(&flows[i])
+			if a.seen || a.dnsQ != 0 {
+				t.Fatalf("round %d flow %d: handed out a dirty entry", round, i)
+			}
+			a.seen, a.dnsQ = true, uint16(i)
+			if s.ensure(&flows[i]) != a || s.of(&flows[i]) != a {
+				t.Fatal("ensure or of returned another entry for the same flow")
+			}
+		}
+		for i := range flows {
+			if got := s.of(&flows[i]).dnsQ; got != uint16(i) {
+				t.Fatalf("flow %d reads entry of another flow (%d)", i, got)
+			}
+		}
+		for i := range flows {
+			s.release(&flows[i])
+			if s.of(&flows[i]) != nil {
+				t.Fatal("released flow still has hint state")
+			}
+		}
+	}
+	if s.n != 3000 || len(s.chunks) != 3 {
+		t.Fatalf("store grew to %d entries in %d chunks for 3000 concurrent flows", s.n, len(s.chunks))
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		var f flow
+		s.ensure(&f)
+		s.release(&f)
+	}); n != 0 {
+		t.Fatalf("steady-state ensure/release allocates %v times", n)
 	}
 }
