@@ -27,7 +27,6 @@ type flowRef struct {
 // detect alerted on it) and the capture time of its first alert per model.
 type flowScores struct {
 	id    features.FlowID
-	final bool
 	max   []float64
 	first []int64
 }
@@ -114,7 +113,6 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				}
 			}
 			f.id = ob.ID
-			f.final = f.final || ob.Final
 		}
 		var prog *cli.Progress
 		if !o.Quiet {
