@@ -217,9 +217,7 @@ func addrHash(a *[16]byte) uint64 {
 // ctab is a bounded hash table with LRU eviction: open addressing (linear
 // probing, backward-shift deletion) over entries stored in chunks.
 type ctab[K comparable, V any] struct {
-	slots      []uint64 // hash high 32 bits << 32 | entry+1
-	mask       uint64
-	used       int
+	idx        index // hash high 32 bits << 32 | entry+1
 	chunks     [][]centry[K, V]
 	n, live    int
 	max        int
@@ -237,8 +235,7 @@ type centry[K comparable, V any] struct {
 
 func (t *ctab[K, V]) init(max int) {
 	t.max = max
-	t.slots = make([]uint64, 256)
-	t.mask = 255
+	t.idx.alloc(256)
 	t.head, t.tail = nilSlot, nilSlot
 }
 
@@ -255,8 +252,9 @@ func (t *ctab[K, V]) find(k *K, h uint64) *centry[K, V] {
 // slot returns the entry index of k or nilSlot.
 func (t *ctab[K, V]) slot(k *K, h uint64) uint32 {
 	tag := h >> 32
-	for i := tag & t.mask; ; i = (i + 1) & t.mask {
-		e := t.slots[i]
+	x := &t.idx
+	for i := tag & x.mask; ; i = (i + 1) & x.mask {
+		e := x.slots[i]
 		if e == 0 {
 			return nilSlot
 		}
@@ -294,7 +292,7 @@ func (t *ctab[K, V]) get(k *K, h uint64) (c *centry[K, V], s uint32, created boo
 		s = t.head
 		old := t.at(s)
 		t.unlink(s)
-		t.remove(old.h, s)
+		t.idx.remove(old.h, int(s))
 		t.live--
 		t.evicted++
 	} else {
@@ -306,11 +304,7 @@ func (t *ctab[K, V]) get(k *K, h uint64) (c *centry[K, V], s uint32, created boo
 	}
 	c = t.at(s)
 	*c = centry[K, V]{key: *k, h: h}
-	if (t.used+1)*4 > len(t.slots)*3 {
-		t.grow()
-	}
-	t.put(h>>32<<32 | uint64(s+1))
-	t.used++
+	t.idx.insert(h, int(s))
 	t.live++
 	t.push(s)
 	t.last = s
@@ -362,50 +356,6 @@ func (t *ctab[K, V]) unlink(s uint32) {
 		t.tail = c.prev
 	}
 	c.prev, c.next = nilSlot, nilSlot
-}
-
-func (t *ctab[K, V]) put(e uint64) {
-	for i := (e >> 32) & t.mask; ; i = (i + 1) & t.mask {
-		if t.slots[i] == 0 {
-			t.slots[i] = e
-			return
-		}
-	}
-}
-
-func (t *ctab[K, V]) grow() {
-	old := t.slots
-	t.slots = make([]uint64, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
-	for _, e := range old {
-		if e != 0 {
-			t.put(e)
-		}
-	}
-}
-
-func (t *ctab[K, V]) remove(h uint64, s uint32) {
-	want := uint64(s + 1)
-	i := (h >> 32) & t.mask
-	for uint64(uint32(t.slots[i])) != want {
-		if t.slots[i] == 0 {
-			return
-		}
-		i = (i + 1) & t.mask
-	}
-	for j := (i + 1) & t.mask; ; j = (j + 1) & t.mask {
-		e := t.slots[j]
-		if e == 0 {
-			break
-		}
-		home := (e >> 32) & t.mask
-		if (j-home)&t.mask >= (j-i)&t.mask {
-			t.slots[i] = e
-			i = j
-		}
-	}
-	t.slots[i] = 0
-	t.used--
 }
 
 // hostCtx holds the context tables of an Extractor.

@@ -83,7 +83,9 @@ func (k *flowKey) hash(seed uint64) uint64 {
 }
 
 // index is an open-addressing hash index (linear probing, backward-shift
-// deletion) from flowKey to a flow slot. Each entry packs the slot number
+// deletion) from a key to a slot: flowKey to flow slot here, and the host
+// and service context tables' keys to their entries (ctab, which probes
+// it with its own key comparison). Each entry packs the slot number
 // plus one (0 = empty) in its low 32 bits and the key hash's high 32 bits
 // (the tag) in its high half. The home position is the tag modulo the
 // table size, so deleting and growing never rehash a key, and probes
@@ -98,8 +100,13 @@ type index struct {
 
 func (x *index) init(seed uint64) {
 	x.seed = seed
-	x.slots = make([]uint64, 1024)
-	x.mask = 1023
+	x.alloc(1024)
+}
+
+// alloc gives the index size empty entries (a power of two).
+func (x *index) alloc(size int) {
+	x.slots = make([]uint64, size)
+	x.mask = uint64(size - 1)
 }
 
 // find returns the slot of k (whose hash is h), or -1.
