@@ -72,9 +72,9 @@ func (c *CSVWriter) Write(r *Record) error {
 		}
 		b = append(b, '\n')
 	}
-	b = appendUnixNano(b, r.Start)
+	b = AppendUnixNano(b, r.Start)
 	b = append(b, ',')
-	b = appendUnixNano(b, r.End)
+	b = AppendUnixNano(b, r.End)
 	b = append(b, ',')
 	b = r.Src.AppendTo(b)
 	b = append(b, ',')
@@ -89,7 +89,7 @@ func (c *CSVWriter) Write(r *Record) error {
 	b = append(b, r.CommunityID...) // base64 std: no comma or quote
 	for _, v := range r.Vector {
 		b = append(b, ',')
-		b = appendFloat(b, v)
+		b = AppendFloat(b, v)
 	}
 	b = append(b, '\n')
 	c.buf = b
@@ -120,10 +120,14 @@ func (c *CSVWriter) Close() error {
 	return c.err
 }
 
-// appendUnixNano appends ns as Unix seconds with exactly 9 decimals.
-func appendUnixNano(b []byte, ns int64) []byte {
+// AppendUnixNano appends ns as Unix seconds with exactly 9 decimals, the
+// timestamp format of vigil's CSV files.
+func AppendUnixNano(b []byte, ns int64) []byte {
 	if ns < 0 {
 		b = append(b, '-')
+		if ns == math.MinInt64 { // -ns would overflow
+			return append(b, "9223372036.854775808"...)
+		}
 		ns = -ns
 	}
 	b = strconv.AppendInt(b, ns/1e9, 10)
@@ -208,10 +212,11 @@ func (p *ParquetWriter) Write(r *Record) error {
 // Close writes the Parquet footer.
 func (p *ParquetWriter) Close() error { return p.w.Close() }
 
-// appendFloat appends v in the shortest form that reads back exactly.
-// Integral values (most counts and flags) take a fast path: strconv's
-// shortest float formatting was 40% of cmd/extract's CPU time.
-func appendFloat(b []byte, v float64) []byte {
+// AppendFloat appends v in the shortest form that reads back exactly, the
+// number format of vigil's CSV files. Integral values (most counts and
+// flags) take a fast path: strconv's shortest float formatting was 40% of
+// cmd/extract's CPU time.
+func AppendFloat(b []byte, v float64) []byte {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 && (v != 0 || !math.Signbit(v)) {
 		return strconv.AppendInt(b, int64(v), 10)
 	}

@@ -147,3 +147,21 @@ func TestAsyncWriter(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func TestAppendUnixNano(t *testing.T) {
+	for _, tc := range []struct {
+		ns   int64
+		want string
+	}{
+		{0, "0.000000000"},
+		{1795707395505010000, "1795707395.505010000"},
+		{-1, "-0.000000001"},
+		{-1500000000, "-1.500000000"},
+		{math.MaxInt64, "9223372036.854775807"},
+		{math.MinInt64, "-9223372036.854775808"},
+	} {
+		if got := string(AppendUnixNano(nil, tc.ns)); got != tc.want {
+			t.Errorf("AppendUnixNano(%d) = %q, want %q", tc.ns, got, tc.want)
+		}
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
+
+	"github.com/vigil-nids/vigil/features"
 )
 
 // IdentityColumns are the columns written before the features of every
@@ -58,7 +59,7 @@ func (c *CSVWriter) Write(id PacketID, v []float64) error {
 	if len(v) != NumFeatures {
 		return fmt.Errorf("afterimage: vector has %d features, want %d", len(v), NumFeatures)
 	}
-	b := appendUnixNano(c.buf[:0], id.Timestamp)
+	b := features.AppendUnixNano(c.buf[:0], id.Timestamp)
 	b = append(b, ',')
 	b = id.Src.AppendTo(b)
 	b = append(b, ',')
@@ -71,11 +72,7 @@ func (c *CSVWriter) Write(id PacketID, v []float64) error {
 	b = strconv.AppendUint(b, uint64(id.Proto), 10)
 	for _, x := range v {
 		b = append(b, ',')
-		if x == math.Trunc(x) && math.Abs(x) < 1e15 && (x != 0 || !math.Signbit(x)) {
-			b = strconv.AppendInt(b, int64(x), 10)
-		} else {
-			b = strconv.AppendFloat(b, x, 'g', -1, 64)
-		}
+		b = features.AppendFloat(b, x)
 	}
 	b = append(b, '\n')
 	c.buf = b
@@ -90,22 +87,4 @@ func (c *CSVWriter) Close() error {
 		return c.err
 	}
 	return c.w.Flush()
-}
-
-// appendUnixNano appends ns as Unix seconds with 9 decimals.
-func appendUnixNano(b []byte, ns int64) []byte {
-	if ns < 0 {
-		b = append(b, '-')
-		if ns == math.MinInt64 {
-			return append(b, "9223372036.854775808"...)
-		}
-		ns = -ns
-	}
-	b = strconv.AppendInt(b, ns/1e9, 10)
-	frac := ns % 1e9
-	b = append(b, '.')
-	start := len(b)
-	b = strconv.AppendInt(b, frac+1e9, 10) // 1 then 9 digits
-	copy(b[start:], b[start+1:])
-	return b[:len(b)-1]
 }
