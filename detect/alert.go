@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"net/netip"
@@ -149,7 +150,7 @@ const flowIDMask = 1<<53 - 1
 
 // keyHash hashes the canonical (ordered) form of a bidirectional key.
 func keyHash(a, b [16]byte, pa, pb uint16, proto uint8, vlan uint16) uint64 {
-	if c := compare16(a, b); c > 0 || (c == 0 && pa > pb) {
+	if c := bytes.Compare(a[:], b[:]); c > 0 || (c == 0 && pa > pb) {
 		a, b, pa, pb = b, a, pb, pa
 	}
 	const (
@@ -172,18 +173,6 @@ func keyHash(a, b [16]byte, pa, pb uint16, proto uint8, vlan uint16) uint64 {
 		h = (h ^ uint64(x)) * prime
 	}
 	return h
-}
-
-func compare16(a, b [16]byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }
 
 // alertBox holds an alert and what its pointer and slice fields point

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -44,7 +45,7 @@ func CommunityID(id *FlowID) string {
 	default:
 		sp, dp = 0, 0
 	}
-	c := compareBytes(src[:n], dst[:n])
+	c := bytes.Compare(src[:n], dst[:n])
 	if !oneWay && (c > 0 || c == 0 && sp > dp) {
 		src, dst, sp, dp = dst, src, dp, sp
 	}
@@ -60,16 +61,4 @@ func CommunityID(id *FlowID) string {
 	}
 	sum := sha1.Sum(b)
 	return "1:" + base64.StdEncoding.EncodeToString(sum[:])
-}
-
-func compareBytes(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }

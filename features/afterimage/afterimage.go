@@ -1,6 +1,7 @@
 package afterimage
 
 import (
+	"bytes"
 	"hash/maphash"
 	"net/netip"
 
@@ -131,7 +132,7 @@ func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) 
 	// Channel: the address pair in canonical order; dir 0 is a→b.
 	k = key{}
 	dir := 0
-	if less(p.dst[:], p.src[:]) {
+	if bytes.Compare(p.dst[:], p.src[:]) < 0 {
 		dir = 1
 		copy(k[:16], p.dst[:])
 		copy(k[16:32], p.src[:])
@@ -162,7 +163,7 @@ func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) 
 	// Socket pair (with the protocol): endpoints in canonical order.
 	k = key{}
 	dir = 0
-	if c := compare(p.src[:], p.dst[:]); c > 0 || c == 0 && p.sport > p.dport {
+	if c := bytes.Compare(p.src[:], p.dst[:]); c > 0 || c == 0 && p.sport > p.dport {
 		dir = 1
 		copy(k[:16], p.dst[:])
 		copy(k[16:32], p.src[:])
@@ -206,17 +207,3 @@ func (x *Extractor) Stats() Stats {
 		Keys:    [4]int{x.mi.len(), x.host.len(), x.hh.len(), x.hphp.len()},
 	}
 }
-
-func compare(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
-
-func less(a, b []byte) bool { return compare(a, b) < 0 }
