@@ -168,6 +168,19 @@ func fitEncoder(format string, r io.Reader, name string) (*Encoder, error) {
 	return e, nil
 }
 
+// roleOf returns the role the format gives column c.
+func (f *format) roleOf(c string) role {
+	switch {
+	case slices.Contains(f.labels, c):
+		return roleLabel
+	case slices.Contains(f.drop, c):
+		return roleDrop
+	case slices.Contains(f.categorical, c):
+		return roleCategorical
+	}
+	return roleNumeric
+}
+
 // roles returns the role of each of e.Columns, checking e against its
 // format. For categorical columns, cat[i] is the index in e.Categories.
 func (e *Encoder) roles() (f *format, roles []role, cat []int, err error) {
@@ -188,13 +201,7 @@ func (e *Encoder) roles() (f *format, roles []role, cat []int, err error) {
 		}
 		seen[c] = true
 		cat[i] = -1
-		switch {
-		case slices.Contains(f.labels, c):
-			roles[i] = roleLabel
-		case slices.Contains(f.drop, c):
-			roles[i] = roleDrop
-		case slices.Contains(f.categorical, c):
-			roles[i] = roleCategorical
+		if roles[i] = f.roleOf(c); roles[i] == roleCategorical {
 			nCat++
 		}
 	}
@@ -410,14 +417,7 @@ func (t *TableReader) fitRoles() ([]role, []int) {
 	cat := make([]int, len(e.Columns))
 	for i, c := range e.Columns {
 		cat[i] = -1
-		switch {
-		case slices.Contains(f.labels, c):
-			roles[i] = roleLabel
-		case slices.Contains(f.drop, c):
-			roles[i] = roleDrop
-		case slices.Contains(f.categorical, c):
-			roles[i] = roleCategorical
-		}
+		roles[i] = f.roleOf(c)
 	}
 	return roles, cat
 }
