@@ -137,7 +137,7 @@ func Demo(e *Env) error {
 	// Show variety: the best alert of each label first (the demo has
 	// labels; a user's run would not), then the next best flows.
 	labelOf := func(a *detect.Alert) string {
-		id := features.FlowID{Start: int64(a.Flow.Start), End: int64(a.Flow.End), Src: a.SrcIP, Dst: a.DestIP, Proto: protoNum(a.Proto)}
+		id := features.FlowID{Start: int64(a.Flow.Start), End: int64(a.Flow.End), Src: a.SrcIP, Dst: a.DestIP, Proto: protoNumber(a.Proto)}
 		if a.SrcPort != nil {
 			id.Sport = *a.SrcPort
 		}
@@ -225,16 +225,11 @@ func port(p *uint16) string {
 	return fmt.Sprintf(":%d", *p)
 }
 
-func protoNum(s string) uint8 {
-	switch strings.ToLower(s) {
-	case "tcp":
-		return 6
-	case "udp":
-		return 17
-	case "icmp":
-		return 1
-	case "ipv6-icmp", "icmpv6":
-		return 58
+// protoNumber reads back an alert's protocol name (detect.ProtoName).
+func protoNumber(name string) uint8 {
+	p, err := datasets.ParseProto(name)
+	if err != nil || p < 0 {
+		return 0
 	}
-	return 0
+	return uint8(p)
 }
