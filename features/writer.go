@@ -211,14 +211,3 @@ func (p *ParquetWriter) Write(r *Record) error {
 
 // Close writes the Parquet footer.
 func (p *ParquetWriter) Close() error { return p.w.Close() }
-
-// AppendFloat appends v in the shortest form that reads back exactly, the
-// number format of vigil's CSV files. Integral values (most counts and
-// flags) take a fast path: strconv's shortest float formatting was 40% of
-// cmd/extract's CPU time.
-func AppendFloat(b []byte, v float64) []byte {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 && (v != 0 || !math.Signbit(v)) {
-		return strconv.AppendInt(b, int64(v), 10)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 
@@ -164,4 +165,95 @@ func TestAppendUnixNano(t *testing.T) {
 			t.Errorf("AppendUnixNano(%d) = %q, want %q", tc.ns, got, tc.want)
 		}
 	}
+}
+
+// appendFloatRef is the definition AppendFloat must match byte for byte:
+// integers below 1e15 in plain decimal, else strconv's shortest 'g'.
+func appendFloatRef(b []byte, v float64) []byte {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 && (v != 0 || !math.Signbit(v)) {
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+func TestAppendFloat(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "0"},
+		{math.Copysign(0, -1), "-0"},
+		{7, "7"},
+		{-7, "-7"},
+		{1e6, "1000000"},
+		{999999999999999, "999999999999999"},
+		{1e15, "1e+15"},
+		{0.5, "0.5"},
+		{-0.5, "-0.5"},
+		{4e-06, "4e-06"},
+		{3.5e-06, "3.5e-06"},
+		{0.0001, "0.0001"},
+		{0.00012, "0.00012"},
+		{123456.5, "123456.5"},
+		{1234567.5, "1.2345675e+06"},
+		{0.1, "0.1"},
+		{1.0 / 3, "0.3333333333333333"},
+		{2.0 / 3, "0.6666666666666666"},
+		{1e-7, "1e-07"},
+		{1.5e-22, "1.5e-22"},
+		{1e-300, "1e-300"},
+		{math.SmallestNonzeroFloat64, "5e-324"},
+		{math.MaxFloat64, "1.7976931348623157e+308"},
+		{math.Inf(1), "+Inf"},
+		{math.Inf(-1), "-Inf"},
+		{math.NaN(), "NaN"},
+		{0.30000000000000004, "0.30000000000000004"},
+		{123.456, "123.456"},
+		{99999.99999999999, "99999.99999999999"},
+	} {
+		if got := string(AppendFloat(nil, tc.v)); got != tc.want {
+			t.Errorf("AppendFloat(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+		if ref := string(appendFloatRef(nil, tc.v)); ref != tc.want {
+			t.Errorf("reference(%v) = %q, want %q (bad table entry)", tc.v, ref, tc.want)
+		}
+	}
+}
+
+// TestAppendFloatRandom compares AppendFloat with the reference on short
+// decimals of every scale (the fast path's domain, and its edges) and on
+// random bit patterns.
+func TestAppendFloatRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(v float64) {
+		if got, want := AppendFloat(nil, v), appendFloatRef(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("AppendFloat(%b) = %s, want %s", v, got, want)
+		}
+	}
+	for range 300_000 {
+		digits := 1 + r.IntN(17)
+		k := r.Int64N(int64(math.Pow10(digits)))
+		s := r.IntN(30)
+		v := float64(k) / math.Pow10(s)
+		check(v)
+		check(-v)
+		check(math.Nextafter(v, 0))
+		check(math.Nextafter(v, 1))
+		check(v * (1 + 1e-9))
+		check(math.Float64frombits(r.Uint64()))
+		check(r.Float64() * math.Pow10(r.IntN(20)-10))
+		check(float64(r.IntN(1000)) / float64(1+r.IntN(1000)))
+	}
+}
+
+func FuzzAppendFloat(f *testing.F) {
+	for _, v := range []float64{0, 1, 0.5, 4e-06, 1e15, 1.0 / 3, 1234567.5} {
+		f.Add(math.Float64bits(v))
+	}
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		v := math.Float64frombits(bits)
+		if got, want := AppendFloat(nil, v), appendFloatRef(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("AppendFloat(%b) = %s, want %s", v, got, want)
+		}
+	})
 }
