@@ -25,20 +25,36 @@ func (m bundleModel) Thresholds() Thresholds {
 	return Thresholds{IForest: t.IForest, KMeans: t.KMeans, Ensemble: t.Ensemble}
 }
 
-func (m bundleModel) NewScorer() Scorer { return bundleScorer{m.b.NewScorer()} }
+func (m bundleModel) NewScorer() Scorer { return &bundleScorer{s: m.b.NewScorer()} }
 
-type bundleScorer struct{ s *bundle.Scorer }
+type bundleScorer struct {
+	s   *bundle.Scorer
+	buf []bundle.Scores
+}
 
-func (s bundleScorer) Score(raw []float64) Scores {
+func (s *bundleScorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
+	s.buf = s.s.ScoreBatch(s.buf, raw)
+	dst = dst[:0]
+	for _, v := range s.buf {
+		dst = append(dst, Scores{IForest: v.IForest, KMeans: v.KMeans, Ensemble: v.Ensemble})
+	}
+	return dst
+}
+
+func (s *bundleScorer) ExplainRow(dst []models.Contribution, i int, raw []float64, sc Scores, n int) []models.Contribution {
+	return s.s.ExplainRow(dst, i, raw, bundle.Scores{IForest: sc.IForest, KMeans: sc.KMeans, Ensemble: sc.Ensemble}, n)
+}
+
+func (s *bundleScorer) Score(raw []float64) Scores {
 	v := s.s.Score(raw)
 	return Scores{IForest: v.IForest, KMeans: v.KMeans, Ensemble: v.Ensemble}
 }
 
-func (s bundleScorer) Explain(dst []models.Contribution, raw []float64, n int) []models.Contribution {
+func (s *bundleScorer) Explain(dst []models.Contribution, raw []float64, n int) []models.Contribution {
 	return s.s.Explain(dst, raw, n)
 }
 
-func (s bundleScorer) ExplainScored(dst []models.Contribution, raw []float64, sc Scores, n int) []models.Contribution {
+func (s *bundleScorer) ExplainScored(dst []models.Contribution, raw []float64, sc Scores, n int) []models.Contribution {
 	return s.s.ExplainScored(dst, raw, bundle.Scores{IForest: sc.IForest, KMeans: sc.KMeans, Ensemble: sc.Ensemble}, n)
 }
 

@@ -34,6 +34,16 @@ type scoredExplainer interface {
 	ExplainScored(dst []models.Contribution, raw []float64, sc Scores, n int) []models.Contribution
 }
 
+// batchScorer is implemented by Scorers that score a batch of vectors at
+// once (the bundle's), faster than one Score call each, with results
+// equal to Score's. ScoreBatch scores the vectors stored back to back in
+// raw into dst (resized); ExplainRow explains row i of the last batch, as
+// ExplainScored does. The worker uses it for batches of several records.
+type batchScorer interface {
+	ScoreBatch(dst []Scores, raw []float64) []Scores
+	ExplainRow(dst []models.Contribution, i int, raw []float64, sc Scores, n int) []models.Contribution
+}
+
 // Model is what the pipeline needs of a trained bundle: an identity, the
 // thresholds, and a Scorer per worker. FromBundle adapts *bundle.Bundle.
 type Model interface {

@@ -210,7 +210,7 @@ type run struct {
 	open   []*batch // per queue: the batch being filled (capture goroutine)
 	batchN int      // records per batch
 	pool   batchPool
-	alerts chan *Alert
+	alerts chan []*Alert // a worker's alerts from one batch, in order
 	pcap   *anomalyPcap
 
 	now       int64 // capture time of the packet being processed
@@ -254,7 +254,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 	}
 	r.open = make([]*batch, cfg.Workers)
 	r.pool = make(batchPool, cfg.Workers*(qlen+3))
-	r.alerts = make(chan *Alert, 256)
+	r.alerts = make(chan []*Alert, 64)
 	if cfg.AnomalyPcap != nil {
 		r.pcap = newAnomalyPcap(cfg.AnomalyPcap, cfg.PcapRingBytes, cfg.PcapMaxPerFlow)
 	}
@@ -515,9 +515,23 @@ func (r *run) worker(q chan *batch) {
 	sc := r.p.model.NewScorer()
 	w := &scoring{r: r, sc: sc, seen: make(map[dedupKey]dedupEntry)}
 	w.fast, _ = sc.(scoredExplainer)
+	w.batch, _ = sc.(batchScorer)
 	for b := range q {
-		for i := range b.jobs {
-			w.score(&b.jobs[i])
+		if w.batch != nil && len(b.jobs) > 1 {
+			w.scores = w.batch.ScoreBatch(w.scores, b.vecs[:len(b.jobs)*len(b.jobs[0].vec)])
+			for i := range b.jobs {
+				w.decide(&b.jobs[i], w.scores[i], i)
+			}
+		} else {
+			for i := range b.jobs {
+				j := &b.jobs[i]
+				w.decide(j, w.sc.Score(j.vec), -1)
+			}
+		}
+		// One channel operation per batch, not per alert.
+		if len(w.out) > 0 {
+			r.alerts <- w.out
+			w.out = nil
 		}
 		r.scored.Add(uint64(len(b.jobs)))
 		r.pool.put(b)
@@ -529,15 +543,19 @@ type scoring struct {
 	r       *run
 	sc      Scorer
 	fast    scoredExplainer // sc's, when it has it
+	batch   batchScorer     // sc's, when it has it
+	scores  []Scores        // batch's scores
+	out     []*Alert        // alerts of the batch being scored
 	seen    map[dedupKey]dedupEntry
 	contrib []models.Contribution
 }
 
-// score scores one record and sends its alert, if any.
-func (w *scoring) score(j *job) {
+// decide handles one scored record: metrics, dedup and its alert, if any,
+// appended to w.out. row is the record's row in the last ScoreBatch call
+// (-1: it was scored alone by Score).
+func (w *scoring) decide(j *job, s Scores, row int) {
 	r := w.r
 	p, m := r.p, r.cfg.Metrics
-	s := w.sc.Score(j.vec)
 	if m != nil {
 		m.scored.Inc()
 		m.latency.Observe(r.cfg.Clock.Now().Sub(j.queued).Seconds())
@@ -565,9 +583,12 @@ func (w *scoring) score(j *job) {
 	if !alert {
 		return
 	}
-	if w.fast != nil {
+	switch {
+	case row >= 0:
+		w.contrib = w.batch.ExplainRow(w.contrib[:0], row, j.vec, s, r.cfg.TopFeatures)
+	case w.fast != nil:
 		w.contrib = w.fast.ExplainScored(w.contrib[:0], j.vec, s, r.cfg.TopFeatures)
-	} else {
+	default:
 		w.contrib = w.sc.Explain(w.contrib[:0], j.vec, r.cfg.TopFeatures)
 	}
 	a := newAlert(j, s, p.th, p.hash, w.contrib)
@@ -591,7 +612,10 @@ func (w *scoring) score(j *job) {
 			m.alerts.WithLabelValues("kmeans").Inc()
 		}
 	}
-	r.alerts <- a
+	if w.out == nil {
+		w.out = make([]*Alert, 0, 8)
+	}
+	w.out = append(w.out, a)
 }
 
 // pruneDedup bounds a worker's dedup map. Entries normally leave when the
@@ -621,15 +645,17 @@ func pruneDedup(seen map[dedupKey]dedupEntry, now int64) {
 // sendAlerts is the one goroutine that writes alerts, so sinks see them in
 // one order.
 func (r *run) sendAlerts(sinks []Sink) {
-	for a := range r.alerts {
-		r.alertsSent++
-		for _, s := range sinks {
-			if err := s.Send(a); err != nil && r.sinkErr == nil {
-				r.sinkErr = err
+	for as := range r.alerts {
+		for _, a := range as {
+			r.alertsSent++
+			for _, s := range sinks {
+				if err := s.Send(a); err != nil && r.sinkErr == nil {
+					r.sinkErr = err
+				}
 			}
-		}
-		if r.pcap != nil {
-			r.pcap.mark(a.FlowID)
+			if r.pcap != nil {
+				r.pcap.mark(a.FlowID)
+			}
 		}
 		if len(r.alerts) == 0 {
 			for _, s := range sinks {

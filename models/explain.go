@@ -47,6 +47,9 @@ func TopN(dst []Contribution, shares []float64, names []string, raw []float64, l
 	if math.IsInf(total, 1) {
 		total = math.MaxFloat64 // the shares overflow: still rank them
 	}
+	if n <= topFast {
+		return topNFast(dst, shares, names, raw, lo, hi, n, total)
+	}
 	// Insertion into a sorted list of at most n: O(d·n), n is small.
 	for i, s := range shares {
 		if !(s > 0) {
@@ -68,6 +71,52 @@ func TopN(dst []Contribution, shares []float64, names []string, raw []float64, l
 			p--
 		}
 		dst[p] = c
+	}
+	return dst
+}
+
+// topFast is the largest n that topNFast handles.
+const topFast = 16
+
+// topNFast is TopN's selection for n ≤ topFast, with the same result: it
+// ranks indices and builds the Contributions last, skips a share without
+// dividing when its raw value is below the current n-th one (division by
+// total and the clamp to 1 are monotone, so it could not enter), and
+// clamps with a comparison rather than math.Min (a share is never NaN).
+func topNFast(dst []Contribution, shares []float64, names []string, raw, lo, hi []float64, n int, total float64) []Contribution {
+	var idx [topFast]int
+	var sh [topFast]float64
+	k := 0
+	var floor float64 // raw share of the n-th entry once there are n
+	for i, s := range shares {
+		if !(s > 0) || (k == n && s < floor) {
+			continue
+		}
+		share := s / total
+		if share > 1 {
+			share = 1
+		}
+		if k == n && share <= sh[n-1] {
+			continue
+		}
+		p := k
+		if k < n {
+			k++
+		} else {
+			p = n - 1
+		}
+		for p > 0 && sh[p-1] < share {
+			sh[p], idx[p] = sh[p-1], idx[p-1]
+			p--
+		}
+		sh[p], idx[p] = share, i
+		if k == n {
+			floor = shares[idx[n-1]]
+		}
+	}
+	for p := range k {
+		i := idx[p]
+		dst = append(dst, Contribution{Name: names[i], Value: raw[i], Lo: lo[i], Hi: hi[i], Share: sh[p]})
 	}
 	return dst
 }

@@ -2,6 +2,8 @@ package models
 
 import (
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -47,4 +49,90 @@ func TestTopN(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { dst = TopN(dst, shares, names, raw, lo, hi, 5) }); n != 0 {
 		t.Errorf("TopN allocates %v times", n)
 	}
+}
+
+// TestTopNMatchesReference holds TopN (its fast path for small n and the
+// general one) to the plain insertion it replaced, on random shares with
+// ties, adjacent floats that may divide to the same share, zeros, NaN,
+// +Inf and overflowing sums.
+func TestTopNMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const d = 40
+	names := make([]string, d)
+	raw, lo, hi := make([]float64, d), make([]float64, d), make([]float64, d)
+	for i := range d {
+		names[i] = string(rune('A' + i))
+		raw[i], lo[i], hi[i] = float64(i), -float64(i), 2*float64(i)
+	}
+	var got []Contribution
+	for iter := range 3000 {
+		shares := make([]float64, d)
+		for i := range shares {
+			switch r.IntN(9) {
+			case 0:
+				shares[i] = 0
+			case 1:
+				shares[i] = 0.25 // ties
+			case 2:
+				shares[i] = math.Nextafter(0.25, 1) // may divide to 0.25's share
+			case 3:
+				shares[i] = -r.Float64()
+			default:
+				shares[i] = r.Float64()
+			}
+		}
+		switch iter % 50 {
+		case 1:
+			shares[r.IntN(d)] = math.NaN()
+		case 2:
+			shares[r.IntN(d)] = math.Inf(1)
+		case 3:
+			shares[r.IntN(d)], shares[r.IntN(d)] = math.MaxFloat64, math.MaxFloat64
+		}
+		n := 1 + iter%(topFast+4)
+		got = TopN(got, shares, names, raw, lo, hi, n)
+		want := topNRef(shares, names, raw, lo, hi, n)
+		if !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("iteration %d, n %d, shares %v:\n got %+v\nwant %+v", iter, n, shares, got, want)
+		}
+	}
+}
+
+// topNRef is TopN as first written.
+func topNRef(shares []float64, names []string, raw, lo, hi []float64, n int) []Contribution {
+	var dst []Contribution
+	var total float64
+	for _, s := range shares {
+		if s > 0 {
+			total += s
+		}
+	}
+	if !(total > 0) || n <= 0 {
+		return dst
+	}
+	if math.IsInf(total, 1) {
+		total = math.MaxFloat64
+	}
+	for i, s := range shares {
+		if !(s > 0) {
+			continue
+		}
+		share := math.Min(s/total, 1)
+		if len(dst) == n && share <= dst[n-1].Share {
+			continue
+		}
+		c := Contribution{Name: names[i], Value: raw[i], Lo: lo[i], Hi: hi[i], Share: share}
+		p := len(dst)
+		if p < n {
+			dst = append(dst, c)
+		} else {
+			p = n - 1
+		}
+		for p > 0 && dst[p-1].Share < c.Share {
+			dst[p] = dst[p-1]
+			p--
+		}
+		dst[p] = c
+	}
+	return dst
 }

@@ -651,3 +651,64 @@ func TestExplainScored(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreBatchMatchesScore pins the batch path to the single-row one:
+// for batch sizes around the forest's 8- and 4-row walks and its 64-row
+// block, every row's Scores equal Score's bit for bit and ExplainRow
+// equals Explain, including rows with NaN, ±Inf and huge values.
+func TestScoreBatchMatchesScore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	bits := func(s Scores) [3]uint64 {
+		return [3]uint64{math.Float64bits(s.IForest), math.Float64bits(s.KMeans), math.Float64bits(s.Ensemble)}
+	}
+	for _, c := range []struct {
+		name string
+		f, k bool
+	}{{"both", true, true}, {"forest", true, false}, {"kmeans", false, true}} {
+		b := makeBundle(t, c.f, c.k, 50)
+		s, ref := b.NewScorer(), b.NewScorer()
+		var out []Scores
+		var got, want []models.Contribution
+		for _, n := range []int{1, 0, 3, 8, 9, 64, 65, 200, 7} {
+			raw := make([]float64, 0, 4*n)
+			for i := range n {
+				x := []float64{rng.Float64() * 10, 200 + rng.Float64()*80, rng.Float64() * 20, rng.Float64() * 3}
+				switch i % 10 {
+				case 6:
+					x[2] = -1e300
+				case 7:
+					x[i%4] = math.NaN()
+				case 8:
+					x[(i+1)%4] = math.Inf(1)
+				case 9:
+					x[2] = 1e300
+				}
+				raw = append(raw, x...)
+			}
+			out = s.ScoreBatch(out, raw)
+			if len(out) != n {
+				t.Fatalf("%s: %d rows scored, want %d", c.name, len(out), n)
+			}
+			for i := range n {
+				x := raw[i*4 : (i+1)*4]
+				w := ref.Score(x)
+				if bits(out[i]) != bits(w) {
+					t.Fatalf("%s: batch of %d, row %d %v: ScoreBatch %+v, Score %+v", c.name, n, i, x, out[i], w)
+				}
+				got = s.ExplainRow(got, i, x, out[i], 3)
+				want = ref.Explain(want, x, 3)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: batch of %d, row %d: ExplainRow %+v, Explain %+v", c.name, n, i, got, want)
+				}
+			}
+		}
+		raw := []float64{3, 240, 9, 1, 3, 240, 0.5, 1}
+		out = s.ScoreBatch(out, raw)
+		if a := testing.AllocsPerRun(50, func() { out = s.ScoreBatch(out, raw) }); a != 0 {
+			t.Errorf("%s: ScoreBatch allocates %v times", c.name, a)
+		}
+		if a := testing.AllocsPerRun(50, func() { got = s.ExplainRow(got, 1, raw[4:], out[1], 3) }); a != 0 {
+			t.Errorf("%s: ExplainRow allocates %v times", c.name, a)
+		}
+	}
+}

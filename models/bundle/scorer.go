@@ -19,6 +19,14 @@ type Scorer struct {
 	clean  []float64
 	expl   []float64
 	sc, th [2]float64
+
+	// ScoreBatch's state: the scaled rows (kept for ExplainRow), views of
+	// them, the forest's scores and each row's nearest centroid.
+	rows    []float64
+	views   [][]float64
+	forest  []float64
+	cluster []int
+	hint    int // the last row's nearest centroid: NearestFrom's guess
 }
 
 // NewScorer returns a Scorer for b, which must have been loaded (or passed
@@ -41,6 +49,89 @@ func (b *Bundle) NewScorer() *Scorer {
 func (s *Scorer) Score(raw []float64) Scores {
 	x := s.b.Scaler.TransformTo(s.scaled, raw)
 	return s.score(x)
+}
+
+// ScoreBatch scores the vectors stored back to back in raw (len(raw)/Dim
+// of them, raw's length a multiple of the schema length) into dst, resized
+// to their number, and returns it. Each element equals what Score returns
+// for that vector, bit for bit, but the batch is faster: the forest walks
+// its trees for eight rows at a time, and the k-means search starts from
+// the previous row's cluster. The scaled rows are kept for ExplainRow
+// until the next ScoreBatch. It allocates only to grow its buffers to a
+// larger batch than before (and dst when its capacity is too small).
+func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
+	d := len(s.scaled)
+	if len(raw)%d != 0 {
+		panic("bundle: ScoreBatch input length is not a multiple of the schema length")
+	}
+	n := len(raw) / d
+	if cap(dst) < n {
+		dst = make([]Scores, n)
+	}
+	dst = dst[:n]
+	if cap(s.rows) < len(raw) {
+		s.rows = make([]float64, len(raw))
+		s.views = make([][]float64, n)
+		s.forest = make([]float64, n)
+		s.cluster = make([]int, n)
+	}
+	s.rows, s.views, s.forest, s.cluster = s.rows[:len(raw)], s.views[:n], s.forest[:n], s.cluster[:n]
+	b := s.b
+	for i := range n {
+		v := s.rows[i*d : (i+1)*d : (i+1)*d]
+		b.Scaler.TransformTo(v, raw[i*d:(i+1)*d])
+		s.views[i] = v
+	}
+	if b.Forest != nil {
+		b.Forest.ScoreRows(s.forest, s.views)
+	}
+	for i, x := range s.views {
+		var out Scores
+		k := 0
+		if b.Forest != nil {
+			out.IForest = s.forest[i]
+			s.sc[k], s.th[k] = out.IForest, b.Thresholds.IForest
+			k++
+		}
+		if b.KMeans != nil {
+			out.KMeans, s.hint = b.KMeans.ScoreCluster(x, s.hint)
+			s.cluster[i] = s.hint
+			s.sc[k], s.th[k] = out.KMeans, b.Thresholds.KMeans
+			k++
+		}
+		out.Ensemble = models.Ensemble(s.sc[:k], s.th[:k])
+		dst[i] = out
+	}
+	return dst
+}
+
+// ExplainRow is ExplainScored for row i of the last ScoreBatch call: raw
+// is that row's raw vector, unchanged, and sc its Scores. It neither
+// scales nor scores again, nor searches for the nearest centroid. The
+// result equals Explain(dst, raw, n). It does not allocate when cap(dst) ≥
+// n, and panics if i is not a row of the last batch.
+func (s *Scorer) ExplainRow(dst []models.Contribution, i int, raw []float64, sc Scores, n int) []models.Contribution {
+	if len(raw) != len(s.scaled) {
+		panic("bundle: ExplainRow input length differs from the schema")
+	}
+	x := s.views[i]
+	b := s.b
+	var shares []float64
+	if s.useForest(sc) {
+		shares = b.Forest.Explain(s.expl, x)
+	} else {
+		shares = b.KMeans.ExplainCluster(s.expl, x, s.cluster[i])
+	}
+	clean := b.Scaler.SanitizeTo(s.clean, raw)
+	return models.TopN(dst, shares, s.names, clean, b.Scaler.Lo, b.Scaler.Hi, n)
+}
+
+// useForest reports whether an explanation of scores sc uses the forest:
+// the model most anomalous relative to its threshold, the forest on a tie.
+func (s *Scorer) useForest(sc Scores) bool {
+	b := s.b
+	return b.Forest != nil &&
+		(b.KMeans == nil || sc.IForest/b.Thresholds.IForest >= sc.KMeans/b.Thresholds.KMeans)
 }
 
 func (s *Scorer) score(x []float64) Scores {
@@ -91,9 +182,7 @@ func (s *Scorer) ExplainScored(dst []models.Contribution, raw []float64, sc Scor
 func (s *Scorer) explain(dst []models.Contribution, raw, x []float64, sc Scores, n int) []models.Contribution {
 	b := s.b
 	var shares []float64
-	useForest := b.Forest != nil &&
-		(b.KMeans == nil || sc.IForest/b.Thresholds.IForest >= sc.KMeans/b.Thresholds.KMeans)
-	if useForest {
+	if s.useForest(sc) {
 		shares = b.Forest.Explain(s.expl, x)
 	} else {
 		shares = b.KMeans.Explain(s.expl, x)

@@ -247,16 +247,49 @@ func (f *Forest) scoreParallel(dst []float64, X *mat.Dense, nblocks, workers int
 	wg.Wait()
 }
 
-// scoreBlock scores rows [lo, hi) tree by tree, summing in tree order so
-// that the result equals Score's bit for bit.
-func (f *Forest) scoreBlock(dst []float64, X *mat.Dense, lo, hi int) {
+// ScoreRows scores the vectors xs into dst (resized to len(xs); allocated
+// only when its capacity is too small) and returns it: ScoreBatch for
+// rows that are not in a mat.Dense, on the calling goroutine. Pushing a
+// block of rows through one tree at a time lets independent traversals
+// overlap, several times faster per row than Score for eight rows or
+// more. The scores are bit-identical to Score's. It panics if a vector's
+// length is not Dim().
+func (f *Forest) ScoreRows(dst []float64, xs [][]float64) []float64 {
 	c := &f.c
-	var sums [blockRows]float64
+	if !c.ok {
+		panic("iforest: ScoreRows on a forest that is not fitted or validated")
+	}
+	for _, x := range xs {
+		if len(x) != f.NumFeatures {
+			panic("iforest: len(x) != Dim()")
+		}
+	}
+	if cap(dst) < len(xs) {
+		dst = make([]float64, len(xs))
+	}
+	dst = dst[:len(xs)]
+	for lo := 0; lo < len(xs); lo += blockRows {
+		hi := min(len(xs), lo+blockRows)
+		c.scoreRows(dst[lo:hi], xs[lo:hi])
+	}
+	return dst
+}
+
+// scoreBlock scores rows [lo, hi) of X.
+func (f *Forest) scoreBlock(dst []float64, X *mat.Dense, lo, hi int) {
 	var xs [blockRows][]float64
 	n := hi - lo
 	for j := range n {
 		xs[j] = X.RawRowView(lo + j)
 	}
+	f.c.scoreRows(dst[lo:hi], xs[:n])
+}
+
+// scoreRows scores at most blockRows rows tree by tree, summing in tree
+// order so that the result equals Score's bit for bit.
+func (c *compiled) scoreRows(dst []float64, xs [][]float64) {
+	var sums [blockRows]float64
+	n := len(xs)
 	if c.k == 0 {
 		nodes := c.nodes
 		steps := c.depth
@@ -318,7 +351,7 @@ func (f *Forest) scoreBlock(dst []float64, X *mat.Dense, lo, hi int) {
 		}
 	}
 	for j := range n {
-		dst[lo+j] = c.finish(sums[j])
+		dst[j] = c.finish(sums[j])
 	}
 }
 

@@ -350,3 +350,34 @@ func TestChild(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreRowsMatchesScore: ScoreRows equals Score bit for bit for every
+// row count around the 8/4/1-row paths and the block size, including rows
+// holding NaN and ±Inf, and does not allocate when dst has room.
+func TestScoreRowsMatchesScore(t *testing.T) {
+	X := uniform(1000, 5, 8)
+	for _, ext := range []int{0, 2} {
+		f := mustFit(t, X, Config{Seed: 3, ExtensionLevel: ext})
+		Q := uniform(2*blockRows+3, 5, 9)
+		xs := make([][]float64, Q.RawMatrix().Rows)
+		for i := range xs {
+			xs[i] = Q.RawRowView(i)
+		}
+		xs[5][1], xs[9][0], xs[10][4] = math.NaN(), math.Inf(1), math.Inf(-1)
+		for _, n := range []int{0, 1, 3, 4, 7, 8, 9, 12, 63, blockRows, blockRows + 1, len(xs)} {
+			got := f.ScoreRows(nil, xs[:n])
+			if len(got) != n {
+				t.Fatalf("ext %d n %d: len %d", ext, n, len(got))
+			}
+			for i, x := range xs[:n] {
+				if want := f.Score(x); math.Float64bits(got[i]) != math.Float64bits(want) {
+					t.Fatalf("ext %d n %d row %d: ScoreRows %v, Score %v", ext, n, i, got[i], want)
+				}
+			}
+		}
+		out := make([]float64, len(xs))
+		if a := testing.AllocsPerRun(20, func() { f.ScoreRows(out, xs) }); a != 0 {
+			t.Errorf("ext %d: ScoreRows allocs = %v; want 0", ext, a)
+		}
+	}
+}

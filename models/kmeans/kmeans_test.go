@@ -552,3 +552,84 @@ func TestHamerlyMatchesElkan(t *testing.T) {
 		t.Errorf("Hamerly inertia %v, brute force %v", hamerly.Inertia(), b)
 	}
 }
+
+// TestNearestFromMatchesNearest: whatever the hint, NearestFrom and
+// ScoreCluster give Nearest's cluster and Score's value bit for bit,
+// including tied (duplicate) centroids, points on a centroid, NaN, ±Inf
+// and overflowing inputs; ExplainCluster with that cluster equals Explain.
+func TestNearestFromMatchesNearest(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const k, d = 7, 19
+	m := &Model{K: k, Dims: d, Centroids: make([]float64, k*d), Radius: make([]float64, k)}
+	for i := range m.Centroids {
+		m.Centroids[i] = r.NormFloat64()
+	}
+	copy(m.Centroid(4), m.Centroid(1)) // a tie: 1 must win
+	copy(m.Centroid(6), m.Centroid(2))
+	for j := range m.Radius {
+		m.Radius[j] = 0.5 + r.Float64()
+	}
+	var xs [][]float64
+	for range 300 {
+		x := make([]float64, d)
+		for i := range x {
+			x[i] = 2 * r.NormFloat64()
+		}
+		xs = append(xs, x)
+	}
+	xs = append(xs, slices.Clone(m.Centroid(4)), slices.Clone(m.Centroid(6)), slices.Clone(m.Centroid(0)))
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 1e300} {
+		x := make([]float64, d)
+		x[3] = v
+		xs = append(xs, x)
+	}
+	for _, norm := range []bool{false, true} {
+		m.Normalize = norm
+		for i, x := range xs {
+			wj, wd := m.Nearest(x)
+			ws := m.Score(x)
+			we := m.Explain(make([]float64, d), x)
+			for hint := -1; hint <= k; hint++ {
+				j, dist := m.NearestFrom(x, hint)
+				s, sj := m.ScoreCluster(x, hint)
+				if j != wj || sj != wj || math.Float64bits(dist) != math.Float64bits(wd) || math.Float64bits(s) != math.Float64bits(ws) {
+					t.Fatalf("norm %v row %d hint %d: got (%d, %v, score %v), want (%d, %v, score %v)", norm, i, hint, j, dist, s, wj, wd, ws)
+				}
+			}
+			if got := m.ExplainCluster(make([]float64, d), x, wj); !slices.Equal(got, we) {
+				t.Fatalf("row %d: ExplainCluster %v, Explain %v", i, got, we)
+			}
+			if ref := explainRef(x, m.Centroid(wj)); !slices.Equal(we, ref) {
+				t.Fatalf("row %d: Explain %v, reference %v", i, we, ref)
+			}
+		}
+	}
+	if j, _ := m.NearestFrom(m.Centroid(4), 4); j != 1 {
+		t.Errorf("tie: cluster %d, want the lower index 1", j)
+	}
+}
+
+// explainRef is Explain as first written, with math.Max: the reference
+// its faster form must match bit for bit.
+func explainRef(x, c []float64) []float64 {
+	dst := make([]float64, len(x))
+	var big float64
+	for i := range dst {
+		dst[i] = x[i] - c[i]
+		big = math.Max(big, math.Abs(dst[i]))
+	}
+	if big == 0 || math.IsInf(big, 0) || math.IsNaN(big) {
+		clear(dst)
+		return dst
+	}
+	var sum float64
+	for i, v := range dst {
+		v /= big
+		dst[i] = v * v
+		sum += dst[i]
+	}
+	for i := range dst {
+		dst[i] /= sum
+	}
+	return dst
+}

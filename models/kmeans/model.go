@@ -79,6 +79,50 @@ func (m *Model) Nearest(x []float64) (cluster int, dist float64) {
 	return cluster, math.Sqrt(best)
 }
 
+// NearestFrom is Nearest, with centroid hint (any index; out of range is
+// ignored) measured first: a good guess, such as the previous vector's
+// cluster in a stream of similar flows, lets the distance to every other
+// centroid stop as soon as it exceeds the best so far. The result is
+// identical to Nearest's, bit for bit, whatever the hint.
+func (m *Model) NearestFrom(x []float64, hint int) (cluster int, dist float64) {
+	if len(x) != m.Dims {
+		panic("kmeans: dimension mismatch")
+	}
+	if hint < 0 || hint >= m.K {
+		return m.Nearest(x)
+	}
+	d := m.Dims
+	c := m.Centroids[:m.K*d]
+	best := sqDist(x, c[hint*d:(hint+1)*d])
+	if !(best < math.Inf(1)) { // NaN or overflow: Nearest's rules
+		return m.Nearest(x)
+	}
+	cluster = hint
+	for j := 0; j < m.K; j++ {
+		if j == hint {
+			continue
+		}
+		// sqDistBound returns early only with a partial sum above best,
+		// and the full sum is at least the partial one, so such a centroid
+		// could not have won. Ties go to the lower index, as in Nearest.
+		if v := sqDistBound(x, c[j*d:(j+1)*d], best); v < best || (v == best && j < cluster) {
+			best, cluster = v, j
+		}
+	}
+	return cluster, math.Sqrt(best)
+}
+
+// ScoreCluster is Score, also returning the nearest centroid (for
+// ExplainCluster) and taking NearestFrom's hint. The score equals Score's
+// bit for bit.
+func (m *Model) ScoreCluster(x []float64, hint int) (score float64, cluster int) {
+	j, dist := m.NearestFrom(x, hint)
+	if m.Normalize {
+		return dist / m.Radius[j], j
+	}
+	return dist, j
+}
+
 // Score returns the anomaly score of the scaled vector x: the Euclidean
 // distance to the nearest centroid, divided by that cluster's Radius when
 // Normalize is set. Higher is more anomalous. For a Model that passed
@@ -100,6 +144,18 @@ func (m *Model) Score(x []float64) float64 {
 // panics if len(x) != Dim() or dst has the wrong length.
 func (m *Model) Explain(dst []float64, x []float64) []float64 {
 	j, _ := m.Nearest(x)
+	return m.ExplainCluster(dst, x, j)
+}
+
+// ExplainCluster is Explain with x's nearest centroid already known (from
+// ScoreCluster or Nearest), so that it is not searched for again. Given
+// another cluster it apportions the distance to that one. It panics if
+// cluster is out of range, len(x) != Dim() or dst has the wrong length.
+func (m *Model) ExplainCluster(dst []float64, x []float64, cluster int) []float64 {
+	j := cluster
+	if len(x) != m.Dims {
+		panic("kmeans: dimension mismatch")
+	}
 	if dst == nil {
 		dst = make([]float64, m.Dims)
 	}
@@ -109,12 +165,21 @@ func (m *Model) Explain(dst []float64, x []float64) []float64 {
 	c := m.Centroid(j)
 	// Scale by the largest difference first so that the squares cannot
 	// overflow for large but finite inputs.
+	// Plain comparisons, not math.Max (a call on amd64): a NaN difference
+	// is remembered apart, as math.Max would have made big NaN.
 	var big float64
+	nan := false
+	x, c = x[:len(dst)], c[:len(dst)]
 	for i := range dst {
-		dst[i] = x[i] - c[i]
-		big = math.Max(big, math.Abs(dst[i]))
+		v := x[i] - c[i]
+		dst[i] = v
+		if a := math.Abs(v); a > big {
+			big = a
+		} else if a != a {
+			nan = true
+		}
 	}
-	if big == 0 || math.IsInf(big, 0) || math.IsNaN(big) {
+	if big == 0 || math.IsInf(big, 0) || nan {
 		clear(dst)
 		return dst
 	}

@@ -314,11 +314,29 @@ func slog1p(v float64) float64 {
 	if v == 0 { // most count features of a flow are 0: skip the log
 		return v
 	}
+	// Most of the rest are small whole counts: look them up (the table
+	// holds math.Log1p's own results, so nothing changes but the time).
+	if v > 0 && v < log1pTabLen {
+		if i := int(v); float64(i) == v {
+			return log1pTab[i]
+		}
+	}
 	if v < 0 {
 		return -math.Log1p(-v)
 	}
 	return math.Log1p(v)
 }
+
+// log1pTabLen bounds the whole numbers whose log1p is tabulated.
+const log1pTabLen = 1024
+
+// log1pTab[i] is math.Log1p(i).
+var log1pTab = func() (t [log1pTabLen]float64) {
+	for i := range t {
+		t[i] = math.Log1p(float64(i))
+	}
+	return t
+}()
 
 // quantile returns the q-quantile of sorted x, linear interpolation between
 // order statistics (numpy's default, "type 7").

@@ -292,3 +292,28 @@ func TestConstantScale(t *testing.T) {
 		}
 	}
 }
+
+// TestSlog1pTable: the tabulated whole numbers, the values around the
+// table's ends and between its entries, signed zeros and non-finite
+// values give exactly sign(v)·math.Log1p(|v|).
+func TestSlog1pTable(t *testing.T) {
+	ref := func(v float64) float64 {
+		if v == 0 {
+			return v
+		}
+		if v < 0 {
+			return -math.Log1p(-v)
+		}
+		return math.Log1p(v)
+	}
+	vs := []float64{math.Copysign(0, -1), 0, 0.5, 1e-300, math.SmallestNonzeroFloat64, log1pTabLen - 1, log1pTabLen,
+		log1pTabLen + 1, math.Nextafter(log1pTabLen, 0), math.Nextafter(1, 2), 1e300, math.MaxFloat64, math.Inf(1), math.NaN()}
+	for i := range 3 * log1pTabLen {
+		vs = append(vs, float64(i), float64(i)+0.25, -float64(i))
+	}
+	for _, v := range vs {
+		if got, want := slog1p(v), ref(v); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Errorf("slog1p(%v) = %v, want %v", v, got, want)
+		}
+	}
+}
