@@ -18,6 +18,13 @@ var (
 // (https://github.com/corelight/community-id-spec). For ICMP, id.Sport
 // holds type<<8|code as in FlowID.
 func CommunityID(id *FlowID) string {
+	var buf [30]byte
+	return string(AppendCommunityID(buf[:0], id))
+}
+
+// AppendCommunityID appends CommunityID(id) to b without allocating (when
+// b has room for its 30 bytes).
+func AppendCommunityID(b []byte, id *FlowID) []byte {
 	src, dst := id.Src.As16(), id.Dst.As16()
 	n := 16
 	if id.Src.Is4() {
@@ -50,15 +57,16 @@ func CommunityID(id *FlowID) string {
 		src, dst, sp, dp = dst, src, dp, sp
 	}
 	var buf [2 + 16 + 16 + 2 + 4]byte
-	b := buf[:2] // seed 0
-	b = append(b, src[:n]...)
-	b = append(b, dst[:n]...)
-	b = append(b, id.Proto, 0)
-	b = binary.BigEndian.AppendUint16(b, sp)
-	b = binary.BigEndian.AppendUint16(b, dp)
+	h := buf[:2] // seed 0
+	h = append(h, src[:n]...)
+	h = append(h, dst[:n]...)
+	h = append(h, id.Proto, 0)
+	h = binary.BigEndian.AppendUint16(h, sp)
+	h = binary.BigEndian.AppendUint16(h, dp)
 	if id.Proto != 1 && id.Proto != 6 && id.Proto != 17 && id.Proto != 58 && id.Proto != 132 {
-		b = b[:len(b)-4]
+		h = h[:len(h)-4]
 	}
-	sum := sha1.Sum(b)
-	return "1:" + base64.StdEncoding.EncodeToString(sum[:])
+	sum := sha1.Sum(h)
+	b = append(b, "1:"...)
+	return base64.StdEncoding.AppendEncode(b, sum[:])
 }

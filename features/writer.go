@@ -51,26 +51,27 @@ type CSVWriter struct {
 
 // NewCSVWriter returns a CSVWriter for records of schema s.
 func NewCSVWriter(w io.Writer, s *Schema) *CSVWriter {
-	return &CSVWriter{w: bufio.NewWriterSize(w, 1<<16), n: s.Len(), cols: Columns(s)}
+	return &CSVWriter{w: bufio.NewWriterSize(w, 1<<20), n: s.Len(), cols: Columns(s)}
 }
 
 func (c *CSVWriter) Write(r *Record) error {
 	if c.err != nil {
 		return c.err
 	}
-	if len(r.Vector) != c.n {
-		return fmt.Errorf("features: record has %d features, schema %d", len(r.Vector), c.n)
+	b, err := c.appendRow(c.buf[:0], r, false)
+	if err != nil {
+		return err
 	}
-	b := c.buf[:0]
-	if !c.header {
-		c.header = true
-		for i, col := range c.cols {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, col...)
-		}
-		b = append(b, '\n')
+	c.buf = b
+	return c.writeRows(b)
+}
+
+// appendRow appends r's row to b. With cid, an empty CommunityID is
+// computed into the row. It uses no state of c that Write changes, so
+// several goroutines may format rows at once (AsyncWriter does).
+func (c *CSVWriter) appendRow(b []byte, r *Record, cid bool) ([]byte, error) {
+	if len(r.Vector) != c.n {
+		return b, fmt.Errorf("features: record has %d features, schema %d", len(r.Vector), c.n)
 	}
 	b = AppendUnixNano(b, r.Start)
 	b = append(b, ',')
@@ -86,15 +87,44 @@ func (c *CSVWriter) Write(r *Record) error {
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(r.Proto), 10)
 	b = append(b, ',')
-	b = append(b, r.CommunityID...) // base64 std: no comma or quote
+	if cid && r.CommunityID == "" {
+		b = AppendCommunityID(b, &r.FlowID)
+	} else {
+		b = append(b, r.CommunityID...) // base64 std: no comma or quote
+	}
 	for _, v := range r.Vector {
 		b = append(b, ',')
 		b = AppendFloat(b, v)
 	}
-	b = append(b, '\n')
-	c.buf = b
-	_, c.err = c.w.Write(b)
+	return append(b, '\n'), nil
+}
+
+// writeRows writes formatted rows, after the header row if it is not
+// written yet.
+func (c *CSVWriter) writeRows(rows []byte) error {
+	if c.err != nil {
+		return c.err
+	}
+	if !c.header {
+		c.header = true
+		if c.err = c.writeHeader(); c.err != nil {
+			return c.err
+		}
+	}
+	_, c.err = c.w.Write(rows)
 	return c.err
+}
+
+func (c *CSVWriter) writeHeader() error {
+	var b []byte
+	for i, col := range c.cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, col...)
+	}
+	_, err := c.w.Write(append(b, '\n'))
+	return err
 }
 
 // Close flushes the buffered rows. With no rows written, it writes the
@@ -105,14 +135,7 @@ func (c *CSVWriter) Close() error {
 	}
 	if !c.header {
 		c.header = true
-		b := c.buf[:0]
-		for i, col := range c.cols {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, col...)
-		}
-		if _, c.err = c.w.Write(append(b, '\n')); c.err != nil {
+		if c.err = c.writeHeader(); c.err != nil {
 			return c.err
 		}
 	}

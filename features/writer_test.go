@@ -3,9 +3,12 @@ package features
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -256,4 +259,85 @@ func FuzzAppendFloat(f *testing.F) {
 			t.Fatalf("AppendFloat(%b) = %s, want %s", v, got, want)
 		}
 	})
+}
+
+// TestAsyncWriterCommunityIDs: records without a Community ID get the same
+// one on the formatting goroutines as the extractor computes, with both
+// the parallel (CSV) and the sequential (Parquet) path.
+func TestAsyncWriterCommunityIDs(t *testing.T) {
+	recs, _ := extractAll(Config{CommunityID: true}, readPackets(t, "testdata/lab-scan.pcap"))
+	s := FlowSchema()
+	for _, tc := range []struct {
+		name string
+		new  func(io.Writer) RecordWriter
+	}{
+		{"csv", func(w io.Writer) RecordWriter { return NewCSVWriter(w, s) }},
+		{"parquet", func(w io.Writer) RecordWriter { return NewParquetWriter(w, s) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var direct, async bytes.Buffer
+			dw := tc.new(&direct)
+			aw := NewAsyncWriter(tc.new(&async), s.Len())
+			aw.CommunityIDs = true
+			for i := range recs {
+				if recs[i].CommunityID == "" {
+					t.Fatal("extractor left a Community ID empty")
+				}
+				if err := dw.Write(&recs[i]); err != nil {
+					t.Fatal(err)
+				}
+				r := recs[i]
+				r.CommunityID = ""
+				if err := aw.Write(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := dw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := aw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if direct.Len() == 0 || !bytes.Equal(direct.Bytes(), async.Bytes()) {
+				t.Fatalf("AsyncWriter output (%d bytes) differs from direct (%d bytes)", async.Len(), direct.Len())
+			}
+		})
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+// TestAsyncWriterError: a write error of the inner writer comes back from
+// a later Write or from Close, and a bad record's error too.
+func TestAsyncWriterError(t *testing.T) {
+	recs, _ := extractAll(Config{}, readPackets(t, "testdata/lab-scan.pcap"))
+	s := FlowSchema()
+	aw := NewAsyncWriter(NewCSVWriter(&failWriter{n: 100_000}, s), s.Len())
+	var err error
+	for i := 0; i < 20*asyncBatch && err == nil; i++ {
+		err = aw.Write(&recs[i%len(recs)])
+	}
+	if cerr := aw.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("got %v, want disk full", err)
+	}
+
+	aw = NewAsyncWriter(NewCSVWriter(io.Discard, s), s.Len())
+	bad := recs[0]
+	bad.Vector = bad.Vector[:3]
+	if err := aw.Write(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Close(); err == nil || !strings.Contains(err.Error(), "features") {
+		t.Fatalf("short vector: got %v", err)
+	}
 }
