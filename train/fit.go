@@ -107,6 +107,16 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 			log1p[j] = f.Count
 		}
 	}
+	fitScaler := func(X *mat.Dense) (*scale.Scaler, error) {
+		sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p, ConstantScale: constantScale})
+		if err != nil {
+			return nil, fmt.Errorf("train: scaler: %w", err)
+		}
+		floorNearConstant(sc, schema)
+		return sc, nil
+	}
+	// shared, when set, is the scaler every fold uses (see crossFit below).
+	var shared *scale.Scaler
 	fitSet := func(keep func(i int) bool) (*bundle.Bundle, error) {
 		var data []float64
 		for i := 0; i < n; i++ {
@@ -119,9 +129,12 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 			return nil, fmt.Errorf("%w: a fold holds %d rows", ErrTooFew, m)
 		}
 		X := mat.NewDense(m, d, data)
-		sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p, ConstantScale: constantScale})
-		if err != nil {
-			return nil, fmt.Errorf("train: scaler: %w", err)
+		sc := shared
+		var err error
+		if sc == nil {
+			if sc, err = fitScaler(X); err != nil {
+				return nil, err
+			}
 		}
 		for i := 0; i < m; i++ {
 			r := data[i*d : (i+1)*d]
@@ -182,6 +195,16 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 			return nil, rep, err
 		}
 		stage.done("fit")
+		// The folds' models share the final scaler. A fold fitting its own
+		// would see a feature that a handful of baseline flows carry (a
+		// TXT query, a second active period) as constant whenever the fold
+		// held those flows out, and give it ConstantScale: the held-out
+		// flows then scored as far from normal as an attack, and the
+		// thresholds calibrated on them sat at twice the distance the
+		// final model, which did see them, gives such flows (k-means
+		// threshold ~20 instead of ~10 on the lab baseline). The scaler is
+		// per-feature location and spread, not what is being validated.
+		shared = final.Scaler
 		for f := 0; f < k; f++ {
 			fb, err := fitSet(func(i int) bool { return fold[i] != f })
 			if err != nil {
@@ -360,3 +383,24 @@ func calibrate(scores []float64, fpr float64) float64 {
 	}
 	return t
 }
+
+// floorNearConstant keeps one baseline outlier from setting the scale of
+// a time feature that is otherwise constant (its 1st and 99th percentiles
+// are equal): active_std, zero on every lab baseline flow but one (8 µs),
+// got a standard deviation of 3e-7 s, so a later flow whose two active
+// periods differed by 50 µs of scheduling jitter scored as if it were
+// thousands of units away. Such a feature's scale is at least
+// timeResolution. Other units keep their fitted scale: a share or count
+// with a few non-zero baseline rows has a meaningful spread.
+func floorNearConstant(sc *scale.Scaler, schema *features.Schema) {
+	for j, f := range schema.Features {
+		if f.Unit == "s" && sc.Lo[j] == sc.Hi[j] && sc.Scale[j] < timeResolution {
+			sc.Scale[j] = timeResolution
+		}
+	}
+}
+
+// timeResolution is the smallest time difference (s) a scaled time feature
+// resolves: below a millisecond, gaps between packets of one host are
+// mostly its scheduler's and the NIC's jitter.
+const timeResolution = 1e-3
