@@ -1,6 +1,9 @@
 package bundle
 
-import "github.com/vigil-nids/vigil/models"
+import (
+	"github.com/vigil-nids/vigil/models"
+	"github.com/vigil-nids/vigil/models/scale"
+)
 
 // Scores are one vector's scores. A model absent from the bundle scores 0.
 type Scores struct {
@@ -122,8 +125,18 @@ func (s *Scorer) ExplainRow(dst []models.Contribution, i int, raw []float64, sc 
 	} else {
 		shares = b.KMeans.ExplainCluster(s.expl, x, s.cluster[i])
 	}
-	clean := b.Scaler.SanitizeTo(s.clean, raw)
-	return models.TopN(dst, shares, s.names, clean, b.Scaler.Lo, b.Scaler.Hi, n)
+	return s.top(dst, shares, raw, n)
+}
+
+// top ranks shares with models.TopN, showing raw values with non-finite
+// ones replaced (copying raw only when it holds one).
+func (s *Scorer) top(dst []models.Contribution, shares, raw []float64, n int) []models.Contribution {
+	sc := s.b.Scaler
+	clean := raw
+	if !scale.Finite(raw) {
+		clean = sc.SanitizeTo(s.clean, raw)
+	}
+	return models.TopN(dst, shares, s.names, clean, sc.Lo, sc.Hi, n)
 }
 
 // useForest reports whether an explanation of scores sc uses the forest:
@@ -187,6 +200,5 @@ func (s *Scorer) explain(dst []models.Contribution, raw, x []float64, sc Scores,
 	} else {
 		shares = b.KMeans.Explain(s.expl, x)
 	}
-	clean := b.Scaler.SanitizeTo(s.clean, raw)
-	return models.TopN(dst, shares, s.names, clean, b.Scaler.Lo, b.Scaler.Hi, n)
+	return s.top(dst, shares, raw, n)
 }

@@ -91,3 +91,56 @@ func BenchmarkForestFit(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkForestScoreRows: ScoreRows in batches of 64 rows of 104
+// features (detect's batch and schema sizes) on one goroutine, against
+// Score row by row on the same rows.
+func BenchmarkForestScoreRows(b *testing.B) {
+	const d, batch = 104, 64
+	f := mustFit(b, uniform(10000, d, 1), Config{Seed: 1})
+	Q := uniform(100*batch, d, 2)
+	xs := make([][]float64, 100*batch)
+	for i := range xs {
+		xs[i] = Q.RawRowView(i)
+	}
+	want := make([]float64, len(xs))
+	for i, x := range xs {
+		want[i] = f.Score(x)
+	}
+	b.Run("rows", func(b *testing.B) {
+		dst := make([]float64, len(xs))
+		b.ReportAllocs()
+		n := 0
+		cpu0 := processCPU()
+		for b.Loop() {
+			for lo := 0; lo < len(xs); lo += batch {
+				f.ScoreRows(dst[lo:lo+batch], xs[lo:lo+batch])
+			}
+			n += len(xs)
+		}
+		reportCPU(b, n, processCPU()-cpu0)
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		for i := range dst {
+			if dst[i] != want[i] {
+				b.Fatalf("row %d: ScoreRows %v, Score %v", i, dst[i], want[i])
+			}
+		}
+	})
+	b.Run("single", func(b *testing.B) {
+		b.ReportAllocs()
+		n := 0
+		cpu0 := processCPU()
+		var sum float64
+		for b.Loop() {
+			for _, x := range xs {
+				sum += f.Score(x)
+			}
+			n += len(xs)
+		}
+		reportCPU(b, n, processCPU()-cpu0)
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		if !(sum > 0) {
+			b.Fatal("no scores")
+		}
+	})
+}

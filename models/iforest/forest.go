@@ -294,31 +294,11 @@ func (c *compiled) scoreRows(dst []float64, xs [][]float64) {
 		nodes := c.nodes
 		steps := c.depth
 		for _, r := range c.roots {
-			// Eight, then four rows at a time: their traversals are
-			// independent, so the CPU overlaps the loads.
+			// Eight (walk8), then four rows at a time: their traversals
+			// are independent, so the CPU overlaps the loads.
 			j := 0
 			for ; j+8 <= n; j += 8 {
-				x0, x1, x2, x3 := xs[j], xs[j+1], xs[j+2], xs[j+3]
-				x4, x5, x6, x7 := xs[j+4], xs[j+5], xs[j+6], xs[j+7]
-				i0, i1, i2, i3, i4, i5, i6, i7 := r, r, r, r, r, r, r, r
-				for range steps {
-					i0 = nodes[i0].child(x0)
-					i1 = nodes[i1].child(x1)
-					i2 = nodes[i2].child(x2)
-					i3 = nodes[i3].child(x3)
-					i4 = nodes[i4].child(x4)
-					i5 = nodes[i5].child(x5)
-					i6 = nodes[i6].child(x6)
-					i7 = nodes[i7].child(x7)
-				}
-				sums[j] += nodes[i0].thr
-				sums[j+1] += nodes[i1].thr
-				sums[j+2] += nodes[i2].thr
-				sums[j+3] += nodes[i3].thr
-				sums[j+4] += nodes[i4].thr
-				sums[j+5] += nodes[i5].thr
-				sums[j+6] += nodes[i6].thr
-				sums[j+7] += nodes[i7].thr
+				walk8(nodes, r, steps, (*[8][]float64)(xs[j:j+8]), (*[8]float64)(sums[j:j+8]))
 			}
 			for ; j+4 <= n; j += 4 {
 				x0, x1, x2, x3 := xs[j], xs[j+1], xs[j+2], xs[j+3]

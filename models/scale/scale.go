@@ -256,6 +256,25 @@ func (s *Scaler) SanitizeTo(dst, x []float64) []float64 {
 	return dst
 }
 
+// Finite reports whether every value of x is finite: when it is,
+// SanitizeTo would copy x unchanged, so a caller may use x itself.
+func Finite(x []float64) bool {
+	// v*0 is 0 for finite v and NaN for NaN and ±Inf; four sums break
+	// the dependency chain.
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a0 += x[i] * 0
+		a1 += x[i+1] * 0
+		a2 += x[i+2] * 0
+		a3 += x[i+3] * 0
+	}
+	for ; i < len(x); i++ {
+		a0 += x[i] * 0
+	}
+	return a0+a1+a2+a3 == 0
+}
+
 func (s *Scaler) replace(j int, v float64) float64 {
 	switch {
 	case math.IsInf(v, 1):

@@ -317,3 +317,21 @@ func TestSlog1pTable(t *testing.T) {
 		}
 	}
 }
+
+func TestFinite(t *testing.T) {
+	for _, c := range []struct {
+		x    []float64
+		want bool
+	}{
+		{nil, true},
+		{[]float64{0, -1, math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64}, true},
+		{[]float64{1, 2, 3, 4, 5, 6, 7, math.NaN()}, false},
+		{[]float64{math.Inf(1), 2, 3, 4, 5}, false},
+		{[]float64{1, 2, math.Inf(-1)}, false},
+		{[]float64{1, 2, 3, 4, 5, 6, math.Inf(1), math.Inf(-1)}, false}, // Inf-Inf in one sum would be NaN anyway
+	} {
+		if got := Finite(c.x); got != c.want {
+			t.Errorf("Finite(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+}
