@@ -40,6 +40,12 @@ type Options struct {
 	MaxCaptureLength int
 	// BufferSize is the read buffer's size (default DefaultBufferSize).
 	BufferSize int
+	// NoMmap makes Files read every file with read(2). By default an
+	// uncompressed regular file of 1 MiB or more is mapped read-only
+	// instead (Linux), which avoids copying it: the file must then not be
+	// truncated while it is read (the process would get SIGBUS); a file
+	// that grows is read up to its size when opened.
+	NoMmap bool
 }
 
 func (o Options) withDefaults() Options {
@@ -121,7 +127,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type Reader struct {
 	name string
 	opt  Options
-	br   *bufio.Reader
+	br   peeker // *bufio.Reader, or *memSource for a mapped file
 	gz   *gzip.Reader
 	fmt  format
 	be   bool // big-endian stream (pcap) or section (pcapng)
@@ -163,6 +169,62 @@ func NewReader(r io.Reader, name string, opt Options) (*Reader, error) {
 		return nil, err
 	}
 	return rd, nil
+}
+
+// newMemReader returns a Reader over an uncompressed capture held in
+// memory (a mapped file): records are returned in place, with no copy.
+func newMemReader(m *memSource, name string, opt Options) (*Reader, error) {
+	rd := &Reader{name: name, opt: opt.withDefaults(), br: m}
+	if err := rd.readHeader(); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+// peeker is what a Reader reads from: bufio.Reader's Peek and Discard.
+type peeker interface {
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+}
+
+// memSource is a peeker over a byte slice. after, when non-nil, is
+// called with the offset below which the bytes are no longer needed,
+// every dropStep bytes (Files uses it to release mapped pages and count
+// progress).
+type memSource struct {
+	b     []byte
+	pos   int
+	next  int // offset of the next after call
+	after func(off int)
+}
+
+const dropStep = 16 << 20
+
+func (m *memSource) Peek(n int) ([]byte, error) {
+	if n < 0 {
+		return nil, bufio.ErrNegativeCount
+	}
+	rest := m.b[m.pos:]
+	if len(rest) < n {
+		return rest, io.EOF
+	}
+	return rest[:n:n], nil
+}
+
+func (m *memSource) Discard(n int) (int, error) {
+	if n < 0 {
+		return 0, bufio.ErrNegativeCount
+	}
+	var err error
+	if rest := len(m.b) - m.pos; n > rest {
+		n, err = rest, io.EOF
+	}
+	m.pos += n
+	if m.pos >= m.next && m.after != nil {
+		m.after(m.pos)
+		m.next = m.pos + dropStep
+	}
+	return n, err
 }
 
 // Name returns the name given to NewReader.
