@@ -121,6 +121,8 @@ type decoder struct {
 	// payload is the TCP/UDP payload of the last frame as captured, a
 	// slice of it: valid only during Process (cleared after).
 	payload []byte
+	// slowOnly turns off the fast path (tests compare the two).
+	slowOnly bool
 }
 
 func newDecoder() *decoder {
@@ -134,6 +136,11 @@ func newDecoder() *decoder {
 // payload did not parse (p is still valid), and any other DecodeError for a
 // frame to count and skip.
 func (d *decoder) decode(data []byte, lt layers.LinkType, p *packet) DecodeError {
+	if lt == layers.LinkTypeEthernet && !d.slowOnly {
+		if e, ok := d.fastIPv4(data, p); ok {
+			return e
+		}
+	}
 	parser := d.parsers.For(lt, data)
 	if parser == nil {
 		if len(data) == 0 && (lt == layers.LinkTypeRaw || lt == linkTypeRawBSD || lt == linkTypeRawOpenBSD) {
@@ -211,6 +218,74 @@ func (d *decoder) decode(data []byte, lt layers.LinkType, p *packet) DecodeError
 		}
 	}
 	return finish(p, ErrNone)
+}
+
+// fastIPv4 decodes the most common frame, Ethernet + IPv4 without
+// options, not fragmented, + TCP or UDP, with the result of the
+// DecodingLayerParser path (same fields, payload and error) but without
+// its per-layer interface calls and bookkeeping: a third of the
+// extractor's decode time. For any other frame, or one whose headers are
+// short, inconsistent or would make a gopacket layer fail or stop, it
+// reports false and leaves the frame to the parsers. TestFastPath and
+// FuzzFastPath compare the two paths.
+func (d *decoder) fastIPv4(data []byte, p *packet) (DecodeError, bool) {
+	if len(data) < 14+20 || data[12] != 0x08 || data[13] != 0x00 {
+		return ErrNone, false
+	}
+	ip := data[14:]
+	// IHL 5; total length at least the header (0, TSO, takes the parser's
+	// path); no fragment bits. Like gopacket, a frame shorter than the
+	// total length (snaplen) keeps what it has, one longer (Ethernet
+	// padding) is cut to it.
+	length := int(binary.BigEndian.Uint16(ip[2:4]))
+	if ip[0]&0x0f != 5 || length < 20 || binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+		return ErrNone, false
+	}
+	l4 := ip[20:min(length, len(ip))]
+	switch ip[9] {
+	case 6:
+		if len(l4) < 20 {
+			return ErrNone, false
+		}
+		off := int(l4[12]>>4) * 4
+		if off < 20 || off > len(l4) {
+			return ErrNone, false
+		}
+		*p = packet{ts: p.ts, kind: kindIP, proto: 6,
+			sport: binary.BigEndian.Uint16(l4[0:2]), dport: binary.BigEndian.Uint16(l4[2:4]),
+			ipLen: uint32(length), hdrLen: 20 + uint32(off),
+			tcpFlags: l4[13], window: binary.BigEndian.Uint16(l4[14:16])}
+		copy(p.src[:4], ip[12:16])
+		copy(p.dst[:4], ip[16:20])
+		d.payload = l4[off:]
+		return ErrNone, true
+	case 17:
+		if len(l4) < 8 {
+			return ErrNone, false
+		}
+		var pl []byte
+		switch ul := int(binary.BigEndian.Uint16(l4[4:6])); {
+		case ul >= 8:
+			pl = l4[8:min(ul, len(l4))]
+		case ul == 0:
+			pl = l4[8:]
+		default:
+			return ErrNone, false
+		}
+		*p = packet{ts: p.ts, kind: kindIP, proto: 17,
+			sport: binary.BigEndian.Uint16(l4[0:2]), dport: binary.BigEndian.Uint16(l4[2:4]),
+			ipLen: uint32(length), hdrLen: 28}
+		copy(p.src[:4], ip[12:16])
+		copy(p.dst[:4], ip[16:20])
+		d.payload = pl
+		if p.sport == 53 || p.dport == 53 {
+			if p.dns.ok = parseDNS(pl, &p.dns); !p.dns.ok {
+				return ErrDNS, true
+			}
+		}
+		return ErrNone, true
+	}
+	return ErrNone, false
 }
 
 func finish(p *packet, e DecodeError) DecodeError {

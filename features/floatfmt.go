@@ -77,10 +77,11 @@ func shortDecimal(a float64) (k uint64, s int, ok bool) {
 		p = pow10tab[s]
 		m = a * p
 	}
-	k = uint64(m + 0.5)
-	if k == 0 || float64(k)/p != a {
+	ki := int64(m + 0.5) // m < 1e15: signed conversions are the cheap ones
+	if ki == 0 || float64(ki)/p != a {
 		return 0, 0, false
 	}
+	k = uint64(ki)
 	// Strip trailing zeros (at most 14) in halving steps.
 	if k%1e8 == 0 {
 		k /= 1e8

@@ -341,3 +341,26 @@ func TestAsyncWriterError(t *testing.T) {
 		t.Fatalf("short vector: got %v", err)
 	}
 }
+
+// BenchmarkAppendFloat formats the value mix of a flow table (mostly
+// zeros and small counts, a tenth short decimals, a few long fractions).
+func BenchmarkAppendFloat(b *testing.B) {
+	recs, _ := extractAll(Config{}, readPackets(b, "testdata/lab-scan.pcap", "testdata/lab-head.pcap"))
+	var vals []float64
+	for _, r := range recs {
+		vals = append(vals, r.Vector...)
+	}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, v := range vals {
+			buf = AppendFloat(buf[:0], v)
+		}
+		n += len(vals)
+	}
+	if len(buf) == 0 {
+		b.Fatal("nothing formatted")
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "values/s")
+}
