@@ -7,7 +7,9 @@ import (
 	"os"
 )
 
-func mapFile(*os.File, int) ([]byte, error) { return nil, errors.New("capture: mmap not used on this system") }
+func mapFile(*os.File, int) ([]byte, error) {
+	return nil, errors.New("capture: mmap not used on this system")
+}
 
 func unmapFile([]byte) error { return nil }
 
