@@ -45,10 +45,20 @@ func CreateJSONLines(path string, force bool) (*JSONLines, error) {
 }
 
 // CreateOutput creates a file for an output stream: with O_EXCL, so an
-// existing file is an error, unless force is true. Outputs here stream
-// (alerts, packets), so they are not written atomically by rename: a
-// reader sees them grow. The caller should Sync and Close it.
+// existing file is an error, unless force is true. An existing file that
+// is neither a regular file nor a directory (/dev/null, /dev/stdout, a
+// named pipe) is opened for writing as it is, without force: there is
+// nothing to overwrite. Outputs here stream (alerts, packets), so they
+// are not written atomically by rename: a reader sees them grow. The
+// caller should Sync (SyncFile) and Close it.
 func CreateOutput(path string, force bool) (*os.File, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open output: %w", err)
+		}
+		return f, nil
+	}
 	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if force {
 		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC

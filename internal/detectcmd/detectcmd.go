@@ -189,7 +189,7 @@ func (o Options) check() error {
 	}
 	if !o.Force {
 		for _, p := range []string{o.Summary, o.WritePcap, o.Alerts} {
-			if p == "" || p == "-" || p == os.DevNull {
+			if p == "" || p == "-" || cli.IsStream(p) {
 				continue
 			}
 			if _, err := os.Stat(p); err == nil {
@@ -362,8 +362,16 @@ func outputErr(flag string, err error) error {
 }
 
 // writeAtomic writes a file through a temporary file in the same
-// directory, renamed into place once complete.
+// directory, renamed into place once complete; a device or named pipe
+// (cli.IsStream) is written directly.
 func writeAtomic(path string, write func(io.Writer) error) error {
+	if cli.IsStream(path) {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return errors.Join(write(f), f.Close())
+	}
 	dir, base := splitPath(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -815,5 +816,59 @@ func TestSummaryMode(t *testing.T) {
 	}
 	if ss.Mode().Perm() != sa.Mode().Perm() {
 		t.Errorf("summary mode %v, alerts mode %v", ss.Mode().Perm(), sa.Mode().Perm())
+	}
+}
+
+// TestStreamOutputs: /dev/null and a named pipe are accepted as --alerts,
+// --summary and --write-pcap without --force, written directly (not
+// replaced by a renamed temporary file) and left as they were.
+func TestStreamOutputs(t *testing.T) {
+	dir := t.TempDir()
+	model := trainModel(t, dir)
+	r := runDetect(t, nil, "--model", model, "--pcap", mixed, "--alerts", os.DevNull, "--summary", os.DevNull,
+		"--write-pcap", os.DevNull, "-q")
+	if r.code != 0 {
+		t.Fatalf("outputs to %s: exit %d: %s", os.DevNull, r.code, r.stderr)
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v %v", os.DevNull, fi, err)
+	}
+
+	for _, flag := range []string{"--alerts", "--summary"} {
+		fifo := filepath.Join(dir, strings.TrimPrefix(flag, "--")+".fifo")
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			f, err := os.Open(fifo)
+			if err != nil {
+				got <- nil
+				return
+			}
+			defer f.Close()
+			b, _ := io.ReadAll(f)
+			got <- b
+		}()
+		args := []string{"--model", model, "--pcap", mixed, "-q", flag, fifo}
+		if flag == "--summary" {
+			args = append(args, "--alerts", os.DevNull)
+		}
+		r := runDetect(t, nil, args...)
+		if r.code != 0 {
+			t.Fatalf("%s to a named pipe: exit %d: %s", flag, r.code, r.stderr)
+		}
+		b := <-got
+		first := bytes.SplitN(b, []byte("\n"), 2)[0] // an alert per line
+		ok := bytes.HasPrefix(first, []byte(`{"timestamp":`)) && json.Valid(first)
+		if flag == "--summary" {
+			ok = json.Valid(b) && bytes.Contains(b, []byte(`"packets"`))
+		}
+		if !ok {
+			t.Errorf("%s: the pipe's reader got %.120q", flag, b)
+		}
+		if fi, err := os.Stat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("%s: the pipe was replaced: %v %v", flag, fi, err)
+		}
 	}
 }
