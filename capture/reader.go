@@ -127,7 +127,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type Reader struct {
 	name string
 	opt  Options
-	br   peeker // *bufio.Reader, or *memSource for a mapped file
+	br   *bufio.Reader // nil when reading mem
+	mem  *memSource    // a mapped file, read in place
 	gz   *gzip.Reader
 	fmt  format
 	be   bool // big-endian stream (pcap) or section (pcapng)
@@ -174,20 +175,30 @@ func NewReader(r io.Reader, name string, opt Options) (*Reader, error) {
 // newMemReader returns a Reader over an uncompressed capture held in
 // memory (a mapped file): records are returned in place, with no copy.
 func newMemReader(m *memSource, name string, opt Options) (*Reader, error) {
-	rd := &Reader{name: name, opt: opt.withDefaults(), br: m}
+	rd := &Reader{name: name, opt: opt.withDefaults(), mem: m}
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
 	return rd, nil
 }
 
-// peeker is what a Reader reads from: bufio.Reader's Peek and Discard.
-type peeker interface {
-	Peek(n int) ([]byte, error)
-	Discard(n int) (int, error)
+// peek and discard are bufio.Reader's Peek and Discard on the Reader's
+// input (direct calls, no interface: they run for every record).
+func (r *Reader) peek(n int) ([]byte, error) {
+	if r.mem != nil {
+		return r.mem.Peek(n)
+	}
+	return r.br.Peek(n)
 }
 
-// memSource is a peeker over a byte slice. after, when non-nil, is
+func (r *Reader) discard(n int) (int, error) {
+	if r.mem != nil {
+		return r.mem.Discard(n)
+	}
+	return r.br.Discard(n)
+}
+
+// memSource has bufio.Reader's Peek and Discard over a byte slice. after, when non-nil, is
 // called with the offset below which the bytes are no longer needed,
 // every dropStep bytes (Files uses it to release mapped pages and count
 // progress).
@@ -250,7 +261,7 @@ func (r *Reader) notCapture() error {
 }
 
 func (r *Reader) readHeader() error {
-	b, err := r.br.Peek(4)
+	b, err := r.peek(4)
 	if len(b) < 4 {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("capture: open %q: %w", r.name, err)
@@ -275,7 +286,7 @@ func (r *Reader) readHeader() error {
 		return r.notCapture()
 	}
 	r.fmt = fmtPcap
-	h, err := r.br.Peek(24)
+	h, err := r.peek(24)
 	if len(h) < 24 {
 		return fmt.Errorf("capture: open %q: truncated pcap header (%d bytes)", r.name, len(h))
 	}
@@ -288,7 +299,7 @@ func (r *Reader) readHeader() error {
 	r.snapLen = r.u32(h[16:])
 	// The upper bits of the link-type field carry FCS information.
 	r.linkType = layers.LinkType(r.u32(h[20:]) & 0xffff)
-	r.br.Discard(24)
+	r.discard(24)
 	r.offset = 24
 	return nil
 }
@@ -345,7 +356,7 @@ func (r *Reader) ReadPacket() ([]byte, CaptureInfo, error) {
 		return nil, CaptureInfo{}, r.done
 	}
 	if r.pending > 0 {
-		r.br.Discard(r.pending)
+		r.discard(r.pending)
 		r.offset += int64(r.pending)
 		r.pending = 0
 	}
@@ -356,7 +367,7 @@ func (r *Reader) ReadPacket() ([]byte, CaptureInfo, error) {
 }
 
 func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
-	h, err := r.br.Peek(r.recHdr)
+	h, err := r.peek(r.recHdr)
 	if len(h) < r.recHdr {
 		if len(h) == 0 && errors.Is(err, io.EOF) {
 			r.done = io.EOF
@@ -371,7 +382,7 @@ func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
 			r.offset, r.packets, capLen, r.opt.MaxCaptureLength)
 	}
 	n := r.recHdr + int(capLen)
-	p, err := r.br.Peek(n)
+	p, err := r.peek(n)
 	if len(p) < n {
 		return nil, CaptureInfo{}, r.truncated(err)
 	}
@@ -391,7 +402,7 @@ func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
 // readSHB reads a Section Header Block at the current position. ok is
 // false when the bytes are not a valid SHB.
 func (r *Reader) readSHB() (ok bool, err error) {
-	h, err := r.br.Peek(12)
+	h, err := r.peek(12)
 	if len(h) < 12 {
 		return false, nil
 	}
@@ -407,10 +418,10 @@ func (r *Reader) readSHB() (ok bool, err error) {
 	if length < 28 || length%4 != 0 || length > maxHeaderBlock {
 		return false, nil
 	}
-	if b, _ := r.br.Peek(int(length)); len(b) < int(length) {
+	if b, _ := r.peek(int(length)); len(b) < int(length) {
 		return false, nil
 	}
-	r.br.Discard(int(length))
+	r.discard(int(length))
 	r.offset += int64(length)
 	r.ifaces = r.ifaces[:0]
 	return true, nil
@@ -475,7 +486,7 @@ func (r *Reader) readIDB(body []byte) error {
 
 func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 	for {
-		h, err := r.br.Peek(8)
+		h, err := r.peek(8)
 		if len(h) < 8 {
 			if len(h) == 0 && errors.Is(err, io.EOF) {
 				r.done = io.EOF
@@ -498,7 +509,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 		default:
 			// Unknown or uninteresting block: skip without reading it
 			// into memory.
-			n, err := r.br.Discard(int(length))
+			n, err := r.discard(int(length))
 			r.offset += int64(n)
 			if n < int(length) {
 				return nil, CaptureInfo{}, r.truncated(err)
@@ -509,7 +520,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 			return nil, CaptureInfo{}, r.warn("corrupt block at offset %d after %d packets: length %d exceeds %d",
 				r.offset, r.packets, length, r.opt.MaxCaptureLength+maxHeaderBlock)
 		}
-		b, err := r.br.Peek(int(length))
+		b, err := r.peek(int(length))
 		if len(b) < int(length) {
 			return nil, CaptureInfo{}, r.truncated(err)
 		}
@@ -518,7 +529,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 			if err := r.readIDB(body); err != nil {
 				return nil, CaptureInfo{}, err
 			}
-			r.br.Discard(int(length))
+			r.discard(int(length))
 			r.offset += int64(length)
 			continue
 		}
