@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"github.com/vigil-nids/vigil/models"
+	"github.com/vigil-nids/vigil/models/kmeans"
 	"github.com/vigil-nids/vigil/models/scale"
 )
 
@@ -28,21 +29,26 @@ type Scorer struct {
 	rows    []float64
 	views   [][]float64
 	forest  []float64
+	kmeans  []float64
 	cluster []int
-	hint    int // the last row's nearest centroid: NearestFrom's guess
+	batch   *kmeans.Batch // nil without a k-means model
 }
 
 // NewScorer returns a Scorer for b, which must have been loaded (or passed
 // Save's checks): scoring an unvalidated bundle may panic.
 func (b *Bundle) NewScorer() *Scorer {
 	d := b.Schema.Len()
-	return &Scorer{
+	s := &Scorer{
 		b:      b,
 		names:  b.Schema.Names(),
 		scaled: make([]float64, d),
 		clean:  make([]float64, d),
 		expl:   make([]float64, d),
 	}
+	if b.KMeans != nil {
+		s.batch = b.KMeans.NewBatch()
+	}
+	return s
 }
 
 // Score scales raw (see scale.Scaler.TransformTo: non-finite values are
@@ -58,8 +64,8 @@ func (s *Scorer) Score(raw []float64) Scores {
 // of them, raw's length a multiple of the schema length) into dst, resized
 // to their number, and returns it. Each element equals what Score returns
 // for that vector, bit for bit, but the batch is faster: the forest walks
-// its trees for eight rows at a time, and the k-means search starts from
-// the previous row's cluster. The scaled rows are kept for ExplainRow
+// its trees for eight rows at a time, and k-means measures all centroids
+// in float32 first and only the candidates in float64 (kmeans.Batch). The scaled rows are kept for ExplainRow
 // until the next ScoreBatch. It allocates only to grow its buffers to a
 // larger batch than before (and dst when its capacity is too small).
 func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
@@ -76,9 +82,10 @@ func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
 		s.rows = make([]float64, len(raw))
 		s.views = make([][]float64, n)
 		s.forest = make([]float64, n)
+		s.kmeans = make([]float64, n)
 		s.cluster = make([]int, n)
 	}
-	s.rows, s.views, s.forest, s.cluster = s.rows[:len(raw)], s.views[:n], s.forest[:n], s.cluster[:n]
+	s.rows, s.views, s.forest, s.kmeans, s.cluster = s.rows[:len(raw)], s.views[:n], s.forest[:n], s.kmeans[:n], s.cluster[:n]
 	b := s.b
 	for i := range n {
 		v := s.rows[i*d : (i+1)*d : (i+1)*d]
@@ -88,7 +95,10 @@ func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
 	if b.Forest != nil {
 		b.Forest.ScoreRows(s.forest, s.views)
 	}
-	for i, x := range s.views {
+	if b.KMeans != nil {
+		s.batch.ScoreRows(s.kmeans, s.cluster, s.views)
+	}
+	for i := range s.views {
 		var out Scores
 		k := 0
 		if b.Forest != nil {
@@ -97,8 +107,7 @@ func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
 			k++
 		}
 		if b.KMeans != nil {
-			out.KMeans, s.hint = b.KMeans.ScoreCluster(x, s.hint)
-			s.cluster[i] = s.hint
+			out.KMeans = s.kmeans[i]
 			s.sc[k], s.th[k] = out.KMeans, b.Thresholds.KMeans
 			k++
 		}

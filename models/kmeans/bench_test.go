@@ -144,3 +144,74 @@ func BenchmarkKMeansScore(b *testing.B) {
 		b.Fatalf("mean score %v; want ≈ 0.8", mean)
 	}
 }
+
+// BenchmarkKMeansSearch: 10 well-separated clusters in 104 features (the
+// shape of detect's model), rows drawn near their centres in runs of one
+// cluster (as a flood's records come), scored by Score, by NearestFrom
+// with the previous row's cluster as hint, and by a Batch 64 rows at a
+// time. The results must agree.
+func BenchmarkKMeansSearch(b *testing.B) {
+	const k, d, n = 10, 104, 20_032 // n: a multiple of 64
+	rng := rand.New(rand.NewPCG(9, 9))
+	m := &Model{K: k, Dims: d, Centroids: make([]float64, k*d), Radius: make([]float64, k)}
+	for i := range m.Centroids {
+		m.Centroids[i] = 4 * rng.NormFloat64()
+	}
+	for j := range m.Radius {
+		m.Radius[j] = 1
+	}
+	rows := make([][]float64, n)
+	for i := range rows {
+		c := m.Centroid(i / 50 % k)
+		x := make([]float64, d)
+		for t := range x {
+			x[t] = c[t] + 0.3*rng.NormFloat64()
+		}
+		rows[i] = x
+	}
+	want := make([]int, n)
+	for i, x := range rows {
+		want[i], _ = m.Nearest(x)
+	}
+	for _, c := range []struct {
+		name string
+		fn   func(x []float64, hint int) int
+	}{
+		{"nearest", func(x []float64, _ int) int { j, _ := m.Nearest(x); return j }},
+		{"hint", func(x []float64, h int) int { j, _ := m.NearestFrom(x, h); return j }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cnt := 0
+			for b.Loop() {
+				h := 0
+				for i, x := range rows {
+					h = c.fn(x, h)
+					if h != want[i] {
+						b.Fatalf("row %d: cluster %d, want %d", i, h, want[i])
+					}
+				}
+				cnt += n
+			}
+			b.ReportMetric(float64(cnt)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+	b.Run("batch64", func(b *testing.B) {
+		bt := m.NewBatch()
+		scores, clusters := make([]float64, 64), make([]int, 64)
+		b.ReportAllocs()
+		cnt := 0
+		for b.Loop() {
+			for lo := 0; lo < n; lo += 64 {
+				bt.ScoreRows(scores, clusters, rows[lo:lo+64])
+				for i, j := range clusters {
+					if j != want[lo+i] {
+						b.Fatalf("row %d: cluster %d, want %d", lo+i, j, want[lo+i])
+					}
+				}
+			}
+			cnt += n
+		}
+		b.ReportMetric(float64(cnt)/b.Elapsed().Seconds(), "rows/s")
+	})
+}

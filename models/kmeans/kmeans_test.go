@@ -3,6 +3,7 @@ package kmeans
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -583,6 +584,22 @@ func TestNearestFromMatchesNearest(t *testing.T) {
 		x[3] = v
 		xs = append(xs, x)
 	}
+	// Midpoints between centroids: tied distances, where the lower index
+	// must win; and points on the segment, near the pruning limit.
+	for a := range k {
+		for b := range k {
+			for _, f := range []float64{0.5, 0.25, 1.0 / 3, 0.5 + 1e-12} {
+				x := make([]float64, d)
+				for i := range x {
+					x[i] = m.Centroid(a)[i]*(1-f) + m.Centroid(b)[i]*f
+				}
+				xs = append(xs, x)
+			}
+		}
+	}
+	tiny := slices.Clone(m.Centroid(3))
+	tiny[0] = math.Nextafter(tiny[0], 10)
+	xs = append(xs, tiny)
 	for _, norm := range []bool{false, true} {
 		m.Normalize = norm
 		for i, x := range xs {
@@ -595,6 +612,7 @@ func TestNearestFromMatchesNearest(t *testing.T) {
 				if j != wj || sj != wj || math.Float64bits(dist) != math.Float64bits(wd) || math.Float64bits(s) != math.Float64bits(ws) {
 					t.Fatalf("norm %v row %d hint %d: got (%d, %v, score %v), want (%d, %v, score %v)", norm, i, hint, j, dist, s, wj, wd, ws)
 				}
+
 			}
 			if got := m.ExplainCluster(make([]float64, d), x, wj); !slices.Equal(got, we) {
 				t.Fatalf("row %d: ExplainCluster %v, Explain %v", i, got, we)
@@ -632,4 +650,75 @@ func explainRef(x, c []float64) []float64 {
 		dst[i] /= sum
 	}
 	return dst
+}
+
+// TestBatchMatchesScore: Batch.ScoreRows gives Score's value and Nearest's
+// cluster bit for bit, through the float32 filter (k ≤ 16) and the
+// fallback (k = 17, rows with NaN, ±Inf or values beyond the filter's
+// range, batches under four rows), including exact ties between duplicate
+// centroids and at midpoints, where the lower index must win.
+func TestBatchMatchesScore(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	const d = 37
+	for _, k := range []int{1, 3, 8, 10, 16, 17} {
+		m := &Model{K: k, Dims: d, Centroids: make([]float64, k*d), Radius: make([]float64, k)}
+		for i := range m.Centroids {
+			m.Centroids[i] = 3 * r.NormFloat64()
+		}
+		if k > 4 {
+			copy(m.Centroid(4), m.Centroid(1))
+		}
+		for j := range m.Radius {
+			m.Radius[j] = 0.5 + r.Float64()
+		}
+		var xs [][]float64
+		for i := range 400 {
+			x := make([]float64, d)
+			c := m.Centroid(i % k)
+			for t := range x {
+				x[t] = c[t] + r.NormFloat64()*float64(i%5)
+			}
+			xs = append(xs, x)
+		}
+		for a := range k {
+			for b := range k {
+				x := make([]float64, d)
+				for t := range x {
+					x[t] = (m.Centroid(a)[t] + m.Centroid(b)[t]) / 2
+				}
+				xs = append(xs, x)
+			}
+		}
+		big := make([]float64, d)
+		big[2] = 1e6 // scale.Bound: inside the filter's range
+		xs = append(xs, big)
+		for _, norm := range []bool{false, true} {
+			m.Normalize = norm
+			bt := m.NewBatch()
+			scores, clusters := make([]float64, 64), make([]int, 64)
+			check := func(rows [][]float64, what string) {
+				t.Helper()
+				bt.ScoreRows(scores, clusters, rows)
+				for i, x := range rows {
+					wj, _ := m.Nearest(x)
+					ws := m.Score(x)
+					if clusters[i] != wj || math.Float64bits(scores[i]) != math.Float64bits(ws) {
+						t.Fatalf("k %d norm %v %s row %d: (%d, %v), want (%d, %v)", k, norm, what, i, clusters[i], scores[i], wj, ws)
+					}
+				}
+			}
+			for lo := 0; lo < len(xs); {
+				n := min(len(xs)-lo, 1+r.IntN(64))
+				check(xs[lo:lo+n], "batch")
+				lo += n
+			}
+			for _, v := range []float64{math.NaN(), math.Inf(-1), 1e19} {
+				rows := slices.Clone(xs[:9])
+				x := make([]float64, d)
+				x[5] = v
+				rows[3] = x
+				check(rows, fmt.Sprint("with ", v))
+			}
+		}
+	}
 }
