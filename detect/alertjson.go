@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/vigil-nids/vigil/features"
 )
 
 // AppendJSON appends a's JSON encoding to b and returns it: exactly the
@@ -223,13 +225,19 @@ func (f Float) appendJSONc(b []byte, fc *floatCache) []byte {
 	return b
 }
 
-// appendJSON appends Float's MarshalJSON output.
+// appendJSON appends Float's MarshalJSON output: strconv's shortest 'g'
+// form. features.AppendFloat writes exactly that, faster, except for
+// integers of 1e6 and above (plain decimal where 'g' has an exponent),
+// which go to strconv here.
 func (f Float) appendJSON(b []byte) []byte {
 	v := float64(f)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(b, "null"...)
 	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
+	if math.Abs(v) >= 1e6 && v == math.Trunc(v) {
+		return strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	return features.AppendFloat(b, v)
 }
 
 // appendAddr appends an address as encoding/json writes a

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -150,4 +151,35 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("AppendJSON %s\nMarshal    %s", got, want)
 		}
 	})
+}
+
+// TestFloatJSONMatchesStrconv: Float's encoding is strconv's shortest 'g'
+// form for every kind of value an alert holds (shares and scores in
+// (0, 1], counts, rates, tiny and huge magnitudes, integers on both sides
+// of 1e6 where 'g' switches to an exponent, random bit patterns).
+func TestFloatJSONMatchesStrconv(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	vs := []float64{0, math.Copysign(0, -1), 1, -1, 9, 10, 999999, 1e6, -1e6, 1e6 + 1, 1234567, 1e15, 1e21, 1e-5, 1e-4,
+		0.1, 0.2, 0.3, 1.0 / 3, 123456.5, 999999.5, math.MaxFloat64, math.SmallestNonzeroFloat64, 4e-06, 2.5e-07}
+	for range 200000 {
+		switch r.IntN(5) {
+		case 0:
+			vs = append(vs, r.Float64())
+		case 1:
+			vs = append(vs, float64(r.IntN(3_000_000)-1_000_000))
+		case 2:
+			vs = append(vs, math.Round(r.Float64()*1e6)/math.Pow(10, float64(r.IntN(12))))
+		case 3:
+			vs = append(vs, r.NormFloat64()*math.Pow(10, float64(r.IntN(40)-20)))
+		default:
+			if v := math.Float64frombits(r.Uint64()); !math.IsNaN(v) && !math.IsInf(v, 0) {
+				vs = append(vs, v)
+			}
+		}
+	}
+	for _, v := range vs {
+		if got, want := string(Float(v).appendJSON(nil)), strconv.FormatFloat(v, 'g', -1, 64); got != want {
+			t.Fatalf("Float(%v): %s, want %s", v, got, want)
+		}
+	}
 }

@@ -65,12 +65,13 @@ type Tree struct {
 }
 
 // node is one node of the compiled forest, 16 bytes. Siblings are
-// adjacent: the right child is left+1. A leaf has left = itself and step 0,
-// so a traversal can take a fixed number of steps (the forest's depth) with
-// no data-dependent branch. For leaves thr holds the tree's path length
-// term (depth+1) + c(size) - 1, computed as scikit-learn does. For
-// hyperplane nodes thr is the intercept and the k coordinates of node i
-// are eIdx/eVal[i*k : (i+1)*k]; feat is unused.
+// adjacent: the right child is left+1. A leaf has left = itself, step 0 and
+// thr +Inf, so a traversal can take a fixed number of steps (the forest's
+// depth) with no data-dependent branch, and one with no NaN in x stays at
+// a leaf even without the step mask (walk8). A leaf's path length term
+// (depth+1) + c(size) - 1, computed as scikit-learn does, is in
+// compiled.terms. For hyperplane nodes thr is the intercept and the k
+// coordinates of node i are eIdx/eVal[i*k : (i+1)*k]; feat is unused.
 type node struct {
 	thr  float64
 	left int32
@@ -97,6 +98,7 @@ func (n *node) child(x []float64) int32 {
 // slice, breadth first, so that a traversal touches 16 bytes per level.
 type compiled struct {
 	nodes []node
+	terms []float64 // per node: a leaf's path length term; 0 for splits
 	roots []int32
 	k     int // coordinates per hyperplane node; 0 for axis-parallel
 	eIdx  []int32
@@ -129,7 +131,7 @@ func (f *Forest) Score(x []float64) float64 {
 	if c.k == 0 {
 		// Four trees at a time: independent traversals overlap in the
 		// CPU. The terms are added in tree order, as ScoreBatch does.
-		nodes, roots := c.nodes, c.roots
+		nodes, roots, terms := c.nodes, c.roots, c.terms
 		t := 0
 		for ; t+4 <= len(roots); t += 4 {
 			i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
@@ -139,17 +141,17 @@ func (f *Forest) Score(x []float64) float64 {
 				i2 = nodes[i2].child(x)
 				i3 = nodes[i3].child(x)
 			}
-			sum += nodes[i0].thr
-			sum += nodes[i1].thr
-			sum += nodes[i2].thr
-			sum += nodes[i3].thr
+			sum += terms[i0]
+			sum += terms[i1]
+			sum += terms[i2]
+			sum += terms[i3]
 		}
 		for ; t < len(roots); t++ {
 			i := roots[t]
 			for range c.depth {
 				i = nodes[i].child(x)
 			}
-			sum += nodes[i].thr
+			sum += terms[i]
 		}
 	} else {
 		for _, r := range c.roots {
@@ -173,7 +175,7 @@ func (c *compiled) pathExt(r int32, x []float64) float64 {
 	for {
 		n := &c.nodes[i]
 		if n.leaf() {
-			return n.thr
+			return c.terms[i]
 		}
 		off := int(i) * c.k
 		idx := c.eIdx[off : off+c.k]
@@ -291,14 +293,15 @@ func (c *compiled) scoreRows(dst []float64, xs [][]float64) {
 	var sums [blockRows]float64
 	n := len(xs)
 	if c.k == 0 {
-		nodes := c.nodes
+		nodes, terms := c.nodes, c.terms
 		steps := c.depth
+		clean := !hasNaN(xs)
 		for _, r := range c.roots {
 			// Eight (walk8), then four rows at a time: their traversals
 			// are independent, so the CPU overlaps the loads.
 			j := 0
-			for ; j+8 <= n; j += 8 {
-				walk8(nodes, r, steps, (*[8][]float64)(xs[j:j+8]), (*[8]float64)(sums[j:j+8]))
+			for ; clean && j+8 <= n; j += 8 {
+				walk8(nodes, terms, r, steps, (*[8][]float64)(xs[j:j+8]), (*[8]float64)(sums[j:j+8]))
 			}
 			for ; j+4 <= n; j += 4 {
 				x0, x1, x2, x3 := xs[j], xs[j+1], xs[j+2], xs[j+3]
@@ -309,10 +312,10 @@ func (c *compiled) scoreRows(dst []float64, xs [][]float64) {
 					i2 = nodes[i2].child(x2)
 					i3 = nodes[i3].child(x3)
 				}
-				sums[j] += nodes[i0].thr
-				sums[j+1] += nodes[i1].thr
-				sums[j+2] += nodes[i2].thr
-				sums[j+3] += nodes[i3].thr
+				sums[j] += terms[i0]
+				sums[j+1] += terms[i1]
+				sums[j+2] += terms[i2]
+				sums[j+3] += terms[i3]
 			}
 			for ; j < n; j++ {
 				x := xs[j]
@@ -320,7 +323,7 @@ func (c *compiled) scoreRows(dst []float64, xs [][]float64) {
 				for range steps {
 					i = nodes[i].child(x)
 				}
-				sums[j] += nodes[i].thr
+				sums[j] += terms[i]
 			}
 		}
 	} else {

@@ -363,15 +363,27 @@ func TestScoreRowsMatchesScore(t *testing.T) {
 		for i := range xs {
 			xs[i] = Q.RawRowView(i)
 		}
-		xs[5][1], xs[9][0], xs[10][4] = math.NaN(), math.Inf(1), math.Inf(-1)
-		for _, n := range []int{0, 1, 3, 4, 7, 8, 9, 12, 63, blockRows, blockRows + 1, len(xs)} {
-			got := f.ScoreRows(nil, xs[:n])
-			if len(got) != n {
-				t.Fatalf("ext %d n %d: len %d", ext, n, len(got))
+		// Infinities and values on thresholds take walk8's unmasked path;
+		// a NaN anywhere sends the batch down the masked one.
+		xs[9][0], xs[10][4] = math.Inf(1), math.Inf(-1)
+		for t := range f.Trees[0].Feature {
+			if fe := f.Trees[0].Feature[t]; ext == 0 && fe >= 0 && t < 20 {
+				xs[20+t][fe] = f.Trees[0].Threshold[t]
 			}
-			for i, x := range xs[:n] {
-				if want := f.Score(x); math.Float64bits(got[i]) != math.Float64bits(want) {
-					t.Fatalf("ext %d n %d row %d: ScoreRows %v, Score %v", ext, n, i, got[i], want)
+		}
+		for _, nan := range []bool{false, true} {
+			if nan {
+				xs[5][1] = math.NaN()
+			}
+			for _, n := range []int{0, 1, 3, 4, 7, 8, 9, 12, 63, blockRows, blockRows + 1, len(xs)} {
+				got := f.ScoreRows(nil, xs[:n])
+				if len(got) != n {
+					t.Fatalf("ext %d n %d: len %d", ext, n, len(got))
+				}
+				for i, x := range xs[:n] {
+					if want := f.Score(x); math.Float64bits(got[i]) != math.Float64bits(want) {
+						t.Fatalf("ext %d NaN %v n %d row %d: ScoreRows %v, Score %v", ext, nan, n, i, got[i], want)
+					}
 				}
 			}
 		}

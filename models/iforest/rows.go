@@ -10,10 +10,14 @@ import "unsafe"
 // registers that eight slice lengths would hold (with them the indices
 // were spilled to the stack on every step).
 //
+// The rows must hold no NaN (the caller checks, hasNaN): a split sends
+// x right when x > thr, which equals !(x <= thr) except for NaN, and a
+// leaf (thr +Inf) keeps x, so the step mask of (*node).child is not needed.
+//
 // Safety: the compiled forest passed Validate (c.ok), so every node index
 // reached from a root is < len(nodes) and every feat is < Dim, and every
 // row in xs has length Dim (ScoreRows and ScoreBatch check it).
-func walk8(nodes []node, r int32, steps int, xs *[8][]float64, sums *[8]float64) {
+func walk8(nodes []node, terms []float64, r int32, steps int, xs *[8][]float64, sums *[8]float64) {
 	nb := unsafe.Pointer(unsafe.SliceData(nodes))
 	p0, p1 := unsafe.Pointer(unsafe.SliceData(xs[0])), unsafe.Pointer(unsafe.SliceData(xs[1]))
 	p2, p3 := unsafe.Pointer(unsafe.SliceData(xs[2])), unsafe.Pointer(unsafe.SliceData(xs[3]))
@@ -30,14 +34,14 @@ func walk8(nodes []node, r int32, steps int, xs *[8][]float64, sums *[8]float64)
 		i6 = step(nb, p6, i6)
 		i7 = step(nb, p7, i7)
 	}
-	sums[0] += at(nb, i0).thr
-	sums[1] += at(nb, i1).thr
-	sums[2] += at(nb, i2).thr
-	sums[3] += at(nb, i3).thr
-	sums[4] += at(nb, i4).thr
-	sums[5] += at(nb, i5).thr
-	sums[6] += at(nb, i6).thr
-	sums[7] += at(nb, i7).thr
+	sums[0] += terms[i0]
+	sums[1] += terms[i1]
+	sums[2] += terms[i2]
+	sums[3] += terms[i3]
+	sums[4] += terms[i4]
+	sums[5] += terms[i5]
+	sums[6] += terms[i6]
+	sums[7] += terms[i7]
 }
 
 // at returns node i of the array at nb.
@@ -45,12 +49,25 @@ func at(nb unsafe.Pointer, i int32) *node {
 	return (*node)(unsafe.Add(nb, uintptr(i)*unsafe.Sizeof(node{})))
 }
 
-// step is (*node).child for node i of the array at nb and the row at x.
+// step is (*node).child for node i of the array at nb and the row at x,
+// which holds no NaN.
 func step(nb, x unsafe.Pointer, i int32) int32 {
 	n := at(nb, i)
 	var right int32
-	if !(*(*float64)(unsafe.Add(x, uintptr(n.feat)*8)) <= n.thr) {
+	if *(*float64)(unsafe.Add(x, uintptr(n.feat)*8)) > n.thr {
 		right = 1
 	}
-	return n.left + right&int32(n.step)
+	return n.left + right
+}
+
+// hasNaN reports whether a row of xs holds a NaN.
+func hasNaN(xs [][]float64) bool {
+	for _, x := range xs {
+		for _, v := range x {
+			if v != v {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -182,6 +182,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 func (f *Forest) compile(total, k int) {
 	c := compiled{
 		nodes: make([]node, 0, total),
+		terms: make([]float64, 0, total),
 		roots: make([]int32, len(f.Trees)),
 		sizes: make([]int32, 0, total),
 		k:     k,
@@ -206,7 +207,8 @@ func (f *Forest) compile(total, k int) {
 				// scikit-learn: decision_path node count + c(size) - 1.
 				v := float64(depth[p]+1) + avgPathLength(float64(tr.Size[i])) - 1.0
 				self := base + int32(p)
-				c.nodes = append(c.nodes, node{thr: v, left: self})
+				c.nodes = append(c.nodes, node{thr: math.Inf(1), left: self})
+				c.terms = append(c.terms, v)
 				if k > 0 {
 					c.eIdx = append(c.eIdx, make([]int32, k)...)
 					c.eVal = append(c.eVal, make([]float64, k)...)
@@ -224,6 +226,7 @@ func (f *Forest) compile(total, k int) {
 				c.eVal = append(c.eVal, tr.NormalValue[int(i)*k:int(i+1)*k]...)
 			}
 			c.nodes = append(c.nodes, nd)
+			c.terms = append(c.terms, 0)
 			queue = append(queue, tr.Left[i], tr.Right[i])
 			depth = append(depth, depth[p]+1, depth[p]+1)
 		}
