@@ -20,10 +20,13 @@
 //	    │       flushing at the end)
 //	    ▼                                              ▼
 //	  worker queues (Workers × ~QueueLen records) ──▶ scoring workers, one
-//	    Scorer each: Score → threshold → dedup (per flow key and Seq; a
-//	    repeat needs a score RealertMargin higher) → Explain (of the vector
-//	    just scored, without scoring it again) → *Alert
-//	                                                   │ (blocking channel)
+//	    Scorer each: the whole batch scored at once when the Scorer can
+//	    (the bundle's ScoreBatch, equal to Score bit for bit), then per
+//	    record in order: threshold → dedup (per flow key and Seq; a repeat
+//	    needs a score RealertMargin higher) → Explain (of the vector just
+//	    scored, without scoring it again) → *Alert
+//	                                                   │ (blocking channel:
+//	                                                   │ a batch's alerts)
 //	                                                   ▼
 //	  alert goroutine: every Sink in order; marks the flow for the pcap
 //	                                                   │
@@ -57,12 +60,14 @@
 // # Performance
 //
 // On an attack capture most packets end a flow and most flows alert (x30,
-// 30 copies of the lab mix: 3.1M packets, ~776k records, ~467k alerts), so
-// scoring and per-alert work weigh as much as decoding. The profile of
-// such a run (2 cores) splits roughly: capture goroutine ~30% (pcap read
-// ~7%, features.Extractor ~23%), scoring ~34% (forest ~20%, scaling
-// ~10%), explanation ~16% (k-means nearest centroid again, TopN), alert
-// JSON ~14%. Channel traffic was ~4% before batching.
+// 30 copies of the lab mix: 3.1M packets, ~776k records, ~645k alerts), so
+// scoring and per-alert work weigh as much as decoding. Workers score a
+// batch at once: the forest walks eight rows through each tree together,
+// k-means filters centroids in float32 (AVX2) and settles in float64, and
+// the explanation reuses the nearest centroid. The profile of such a run
+// (2 cores) then splits roughly: capture goroutine ~28%, scoring ~36%
+// (forest ~20%, scaling ~11%, k-means ~4%), explanation and alert
+// building ~17%, alert JSON ~14%.
 //
 // Flows are not sharded across several extractors: the per-host context
 // features (source and service windows) must see all of a host's flows,

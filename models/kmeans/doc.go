@@ -46,9 +46,13 @@
 //
 // # Allocation
 //
-// Score, Nearest, Dim and Inertia never allocate; Explain allocates only
-// when dst is nil. They only read the Model, so one Model may be shared by
-// any number of goroutines. Fit allocates O(n) scratch — a label, a
+// Score, Nearest, NearestFrom, ScoreCluster, Dim and Inertia never
+// allocate; Explain and ExplainCluster allocate only when dst is nil. They
+// only read the Model, so one Model may be shared by any number of
+// goroutines. A Batch (NewBatch, one per goroutine) scores rows in
+// batches through the fit's float32 AVX2 filter, with results equal to
+// Score's bit for bit; it allocates only to grow its scratch (a float32
+// copy of the batch and K float32 distances per row). Fit allocates O(n) scratch — a label, a
 // distance, an upper bound and k lower bounds per row (k+3 words; 1 + Hamerly's
 // 2 words when n·k is too large for Elkan's; with the AVX2 step, 2 words and
 // a float32 copy of X plus a float32 norm per row: 4(d+1) bytes a row) — plus
