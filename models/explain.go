@@ -41,7 +41,20 @@ func TopN(dst []Contribution, shares []float64, names []string, raw []float64, l
 			total += s
 		}
 	}
-	if !(total > 0) {
+	return TopNSum(dst, shares, total, names, raw, lo, hi, n)
+}
+
+// TopNSum is TopN given total, the sum of the positive shares added in
+// index order, as TopN adds them (a producer of shares can sum them as it
+// writes them, sparing TopN a pass and a chain of dependent additions).
+// With that total the result equals TopN's.
+func TopNSum(dst []Contribution, shares []float64, total float64, names []string, raw []float64, lo, hi []float64, n int) []Contribution {
+	d := len(shares)
+	if len(names) < d || len(raw) < d || len(lo) < d || len(hi) < d {
+		panic("models: TopN inputs shorter than shares")
+	}
+	dst = dst[:0]
+	if n <= 0 || !(total > 0) {
 		return dst
 	}
 	if math.IsInf(total, 1) {

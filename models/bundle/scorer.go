@@ -128,13 +128,16 @@ func (s *Scorer) ExplainRow(dst []models.Contribution, i int, raw []float64, sc 
 	}
 	x := s.views[i]
 	b := s.b
-	var shares []float64
 	if s.useForest(sc) {
-		shares = b.Forest.Explain(s.expl, x)
-	} else {
-		shares = b.KMeans.ExplainCluster(s.expl, x, s.cluster[i])
+		return s.top(dst, b.Forest.Explain(s.expl, x), raw, n)
 	}
-	return s.top(dst, shares, raw, n)
+	shares, total := b.KMeans.ExplainClusterSum(s.expl, x, s.cluster[i])
+	sca := b.Scaler
+	clean := raw
+	if !scale.Finite(raw) {
+		clean = sca.SanitizeTo(s.clean, raw)
+	}
+	return models.TopNSum(dst, shares, total, s.names, clean, sca.Lo, sca.Hi, n)
 }
 
 // top ranks shares with models.TopN, showing raw values with non-finite

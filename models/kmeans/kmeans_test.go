@@ -620,6 +620,16 @@ func TestNearestFromMatchesNearest(t *testing.T) {
 			if ref := explainRef(x, m.Centroid(wj)); !slices.Equal(we, ref) {
 				t.Fatalf("row %d: Explain %v, reference %v", i, we, ref)
 			}
+			shares, total := m.ExplainClusterSum(make([]float64, d), x, wj)
+			var want float64
+			for _, v := range we {
+				if v > 0 {
+					want += v
+				}
+			}
+			if !slices.Equal(shares, we) || math.Float64bits(total) != math.Float64bits(want) {
+				t.Fatalf("row %d: ExplainClusterSum total %v, want %v", i, total, want)
+			}
 		}
 	}
 	if j, _ := m.NearestFrom(m.Centroid(4), 4); j != 1 {

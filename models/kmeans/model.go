@@ -152,6 +152,14 @@ func (m *Model) Explain(dst []float64, x []float64) []float64 {
 // another cluster it apportions the distance to that one. It panics if
 // cluster is out of range, len(x) != Dim() or dst has the wrong length.
 func (m *Model) ExplainCluster(dst []float64, x []float64, cluster int) []float64 {
+	dst, _ = m.ExplainClusterSum(dst, x, cluster)
+	return dst
+}
+
+// ExplainClusterSum is ExplainCluster, also returning the sum of the
+// positive shares added in index order (models.TopNSum's total), computed
+// as the shares are written.
+func (m *Model) ExplainClusterSum(dst []float64, x []float64, cluster int) ([]float64, float64) {
 	j := cluster
 	if len(x) != m.Dims {
 		panic("kmeans: dimension mismatch")
@@ -181,7 +189,7 @@ func (m *Model) ExplainCluster(dst []float64, x []float64, cluster int) []float6
 	}
 	if big == 0 || math.IsInf(big, 0) || nan {
 		clear(dst)
-		return dst
+		return dst, 0
 	}
 	var sum float64
 	for i, v := range dst {
@@ -189,10 +197,15 @@ func (m *Model) ExplainCluster(dst []float64, x []float64, cluster int) []float6
 		dst[i] = v * v
 		sum += dst[i]
 	}
+	var total float64
 	for i := range dst {
-		dst[i] /= sum
+		v := dst[i] / sum
+		dst[i] = v
+		if v > 0 {
+			total += v
+		}
 	}
-	return dst
+	return dst, total
 }
 
 // Validate checks a Model decoded from a file: K and Dims within bounds and
