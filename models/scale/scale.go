@@ -208,16 +208,18 @@ func (s *Scaler) TransformTo(dst, x []float64) []float64 {
 		dst = make([]float64, d)
 	}
 	dst = dst[:d]
+	// Slices of x's length: no bounds checks in the loop.
+	lg, ce, sc := s.Log1p[:d], s.Center[:d], s.Scale[:d]
 	var bad uint64
 	for j, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			v = s.replace(j, v)
 			bad++
 		}
-		if s.Log1p[j] {
+		if lg[j] && v != 0 { // slog1p(±0) is itself: most counts are 0, spare the call
 			v = slog1p(v)
 		}
-		z := (v - s.Center[j]) / s.Scale[j]
+		z := (v - ce[j]) / sc[j]
 		switch {
 		case z > Bound:
 			z = Bound
