@@ -26,16 +26,12 @@
 // ReadPacket returns a slice into the Source's own buffer (the read buffer
 // of a Reader or Files, the kernel ring of a Live), valid only until the
 // next ReadPacket call (or Close); copy it to keep it. In exchange
-// ReadPacket allocates nothing and copies nothing per packet: Files maps
-// an uncompressed regular file of 1 MiB or more read-only (Linux) and
-// returns records in place, releasing the pages it has read every 16 MiB,
-// so a file is never copied out of the page cache (copying it was the
-// largest single cost of reading; Options.NoMmap turns this off, for
-// files another process may truncate while they are read). Other inputs
-// are read in large chunks (1 MiB by default) and parsed in place, which
-// reaches several GB/s from memory (BenchmarkRead). Live walks the ring
-// the kernel filled, with no system call per packet. Opening allocates
-// the read buffer (and a second one and a decompressor for gzip input).
+// ReadPacket allocates nothing and copies nothing per packet: file readers
+// read the input in large chunks (1 MiB by default) and parse records in
+// place, which reaches several GB/s from memory (BenchmarkRead); Live
+// walks the ring the kernel filled, with no system call per packet.
+// Opening allocates the read buffer (and a second one and a decompressor
+// for gzip input).
 //
 // # Bad input
 //

@@ -46,8 +46,6 @@ type Files struct {
 	next    int
 	cur     *Reader
 	curFile *os.File
-	curMap  []byte // the mapping cur reads, if any
-	mapRead int    // bytes of curMap counted in read so far
 
 	opened, warnings atomic.Int64
 	packets, read    atomic.Int64
@@ -211,9 +209,6 @@ func (fs *Files) openNext() error {
 	if err != nil {
 		return fmt.Errorf("capture: open %q: %w", e.path, unwrapPathErr(err))
 	}
-	if _, ok, err := fs.openMapped(f, e.path); ok {
-		return err
-	}
 	cr := &countingReader{r: f, add: func(n int64) { fs.read.Add(n) }}
 	r, err := NewReader(cr, e.path, fs.opt)
 	if err != nil {
@@ -224,62 +219,8 @@ func (fs *Files) openNext() error {
 	return nil
 }
 
-// minMapSize is the smallest file that openMapped maps: below it, one
-// read is as cheap.
-var minMapSize int64 = 1 << 20 // a variable for tests
-
-// openMapped reads an uncompressed regular file through a read-only
-// mapping, which spares copying every byte out of the page cache (the
-// largest single cost of reading a capture). ok is false when the file is
-// not mapped (small, compressed, not regular, Options.NoMmap, mmap
-// unavailable): the caller then reads it. When ok, err is the Reader's
-// error, and f is closed if it is not nil.
-func (fs *Files) openMapped(f *os.File, path string) (r *Reader, ok bool, err error) {
-	if fs.opt.NoMmap {
-		return nil, false, nil
-	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Size() < minMapSize || int64(int(st.Size())) != st.Size() {
-		return nil, false, nil
-	}
-	b, err := mapFile(f, int(st.Size()))
-	if err != nil {
-		return nil, false, nil
-	}
-	if b[0] == 0x1f && b[1] == 0x8b { // gzip: inflate from reads
-		unmapFile(b)
-		return nil, false, nil
-	}
-	page := os.Getpagesize()
-	dropped := 0
-	m := &memSource{b: b}
-	m.after = func(off int) {
-		fs.read.Add(int64(off - fs.mapRead))
-		fs.mapRead = off
-		if d := off &^ (page - 1); d-dropped >= dropStep {
-			dropPages(b[dropped:d])
-			dropped = d
-		}
-	}
-	fs.curMap, fs.mapRead = b, 0
-	r, err = newMemReader(m, path, fs.opt)
-	if err != nil {
-		unmapFile(b)
-		f.Close()
-		fs.curMap = nil
-		return nil, true, err
-	}
-	fs.cur, fs.curFile = r, f
-	return r, true, nil
-}
-
 func (fs *Files) closeCur() error {
 	fs.cur = nil
-	if fs.curMap != nil {
-		fs.read.Add(int64(len(fs.curMap) - fs.mapRead))
-		unmapFile(fs.curMap)
-		fs.curMap = nil
-	}
 	if fs.curFile == nil {
 		return nil
 	}

@@ -40,12 +40,6 @@ type Options struct {
 	MaxCaptureLength int
 	// BufferSize is the read buffer's size (default DefaultBufferSize).
 	BufferSize int
-	// NoMmap makes Files read every file with read(2). By default an
-	// uncompressed regular file of 1 MiB or more is mapped read-only
-	// instead (Linux), which avoids copying it: the file must then not be
-	// truncated while it is read (the process would get SIGBUS); a file
-	// that grows is read up to its size when opened.
-	NoMmap bool
 }
 
 func (o Options) withDefaults() Options {
@@ -127,8 +121,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type Reader struct {
 	name string
 	opt  Options
-	br   *bufio.Reader // nil when reading mem
-	mem  *memSource    // a mapped file, read in place
+	br   *bufio.Reader
 	gz   *gzip.Reader
 	fmt  format
 	be   bool // big-endian stream (pcap) or section (pcapng)
@@ -172,72 +165,6 @@ func NewReader(r io.Reader, name string, opt Options) (*Reader, error) {
 	return rd, nil
 }
 
-// newMemReader returns a Reader over an uncompressed capture held in
-// memory (a mapped file): records are returned in place, with no copy.
-func newMemReader(m *memSource, name string, opt Options) (*Reader, error) {
-	rd := &Reader{name: name, opt: opt.withDefaults(), mem: m}
-	if err := rd.readHeader(); err != nil {
-		return nil, err
-	}
-	return rd, nil
-}
-
-// peek and discard are bufio.Reader's Peek and Discard on the Reader's
-// input (direct calls, no interface: they run for every record).
-func (r *Reader) peek(n int) ([]byte, error) {
-	if r.mem != nil {
-		return r.mem.Peek(n)
-	}
-	return r.br.Peek(n)
-}
-
-func (r *Reader) discard(n int) (int, error) {
-	if r.mem != nil {
-		return r.mem.Discard(n)
-	}
-	return r.br.Discard(n)
-}
-
-// memSource has bufio.Reader's Peek and Discard over a byte slice. after, when non-nil, is
-// called with the offset below which the bytes are no longer needed,
-// every dropStep bytes (Files uses it to release mapped pages and count
-// progress).
-type memSource struct {
-	b     []byte
-	pos   int
-	next  int // offset of the next after call
-	after func(off int)
-}
-
-const dropStep = 16 << 20
-
-func (m *memSource) Peek(n int) ([]byte, error) {
-	if n < 0 {
-		return nil, bufio.ErrNegativeCount
-	}
-	rest := m.b[m.pos:]
-	if len(rest) < n {
-		return rest, io.EOF
-	}
-	return rest[:n:n], nil
-}
-
-func (m *memSource) Discard(n int) (int, error) {
-	if n < 0 {
-		return 0, bufio.ErrNegativeCount
-	}
-	var err error
-	if rest := len(m.b) - m.pos; n > rest {
-		n, err = rest, io.EOF
-	}
-	m.pos += n
-	if m.pos >= m.next && m.after != nil {
-		m.after(m.pos)
-		m.next = m.pos + dropStep
-	}
-	return n, err
-}
-
 // Name returns the name given to NewReader.
 func (r *Reader) Name() string { return r.name }
 
@@ -261,7 +188,7 @@ func (r *Reader) notCapture() error {
 }
 
 func (r *Reader) readHeader() error {
-	b, err := r.peek(4)
+	b, err := r.br.Peek(4)
 	if len(b) < 4 {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("capture: open %q: %w", r.name, err)
@@ -286,7 +213,7 @@ func (r *Reader) readHeader() error {
 		return r.notCapture()
 	}
 	r.fmt = fmtPcap
-	h, err := r.peek(24)
+	h, err := r.br.Peek(24)
 	if len(h) < 24 {
 		return fmt.Errorf("capture: open %q: truncated pcap header (%d bytes)", r.name, len(h))
 	}
@@ -299,7 +226,7 @@ func (r *Reader) readHeader() error {
 	r.snapLen = r.u32(h[16:])
 	// The upper bits of the link-type field carry FCS information.
 	r.linkType = layers.LinkType(r.u32(h[20:]) & 0xffff)
-	r.discard(24)
+	r.br.Discard(24)
 	r.offset = 24
 	return nil
 }
@@ -356,7 +283,7 @@ func (r *Reader) ReadPacket() ([]byte, CaptureInfo, error) {
 		return nil, CaptureInfo{}, r.done
 	}
 	if r.pending > 0 {
-		r.discard(r.pending)
+		r.br.Discard(r.pending)
 		r.offset += int64(r.pending)
 		r.pending = 0
 	}
@@ -367,7 +294,7 @@ func (r *Reader) ReadPacket() ([]byte, CaptureInfo, error) {
 }
 
 func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
-	h, err := r.peek(r.recHdr)
+	h, err := r.br.Peek(r.recHdr)
 	if len(h) < r.recHdr {
 		if len(h) == 0 && errors.Is(err, io.EOF) {
 			r.done = io.EOF
@@ -382,7 +309,7 @@ func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
 			r.offset, r.packets, capLen, r.opt.MaxCaptureLength)
 	}
 	n := r.recHdr + int(capLen)
-	p, err := r.peek(n)
+	p, err := r.br.Peek(n)
 	if len(p) < n {
 		return nil, CaptureInfo{}, r.truncated(err)
 	}
@@ -402,7 +329,7 @@ func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
 // readSHB reads a Section Header Block at the current position. ok is
 // false when the bytes are not a valid SHB.
 func (r *Reader) readSHB() (ok bool, err error) {
-	h, err := r.peek(12)
+	h, err := r.br.Peek(12)
 	if len(h) < 12 {
 		return false, nil
 	}
@@ -418,10 +345,10 @@ func (r *Reader) readSHB() (ok bool, err error) {
 	if length < 28 || length%4 != 0 || length > maxHeaderBlock {
 		return false, nil
 	}
-	if b, _ := r.peek(int(length)); len(b) < int(length) {
+	if b, _ := r.br.Peek(int(length)); len(b) < int(length) {
 		return false, nil
 	}
-	r.discard(int(length))
+	r.br.Discard(int(length))
 	r.offset += int64(length)
 	r.ifaces = r.ifaces[:0]
 	return true, nil
@@ -486,7 +413,7 @@ func (r *Reader) readIDB(body []byte) error {
 
 func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 	for {
-		h, err := r.peek(8)
+		h, err := r.br.Peek(8)
 		if len(h) < 8 {
 			if len(h) == 0 && errors.Is(err, io.EOF) {
 				r.done = io.EOF
@@ -509,7 +436,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 		default:
 			// Unknown or uninteresting block: skip without reading it
 			// into memory.
-			n, err := r.discard(int(length))
+			n, err := r.br.Discard(int(length))
 			r.offset += int64(n)
 			if n < int(length) {
 				return nil, CaptureInfo{}, r.truncated(err)
@@ -520,7 +447,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 			return nil, CaptureInfo{}, r.warn("corrupt block at offset %d after %d packets: length %d exceeds %d",
 				r.offset, r.packets, length, r.opt.MaxCaptureLength+maxHeaderBlock)
 		}
-		b, err := r.peek(int(length))
+		b, err := r.br.Peek(int(length))
 		if len(b) < int(length) {
 			return nil, CaptureInfo{}, r.truncated(err)
 		}
@@ -529,7 +456,7 @@ func (r *Reader) readNG() ([]byte, CaptureInfo, error) {
 			if err := r.readIDB(body); err != nil {
 				return nil, CaptureInfo{}, err
 			}
-			r.discard(int(length))
+			r.br.Discard(int(length))
 			r.offset += int64(length)
 			continue
 		}
