@@ -135,14 +135,32 @@ func (bt *Batch) ScoreRows(scores []float64, clusters []int, xs [][]float64) {
 				near++
 			}
 		}
+		var sq float64
 		if near > 1 {
-			b = nearest64(x, m.Centroids, d, k, row[:k], lim2)
+			b, sq = nearestDist64(x, m.Centroids, d, k, row[:k], lim2)
+		} else {
+			sq = sqDist(x, m.Centroids[b*d:(b+1)*d])
 		}
-		dist := math.Sqrt(sqDist(x, m.Centroids[b*d:(b+1)*d]))
+		dist := math.Sqrt(sq)
 		if m.Normalize {
 			dist /= m.Radius[b]
 		}
 		scores[r], clusters[r] = dist, b
 	}
 	bt.hint = clusters[n-1]
+}
+
+// nearestDist64 is nearest64 that also returns the winner's squared
+// distance (sqDist's value, which Score takes the root of).
+func nearestDist64(x, centers []float64, d, k int, out []float32, lim2 float32) (int, float64) {
+	bv, b := math.Inf(1), 0
+	for j := range k {
+		if !(out[j] <= lim2) {
+			continue
+		}
+		if v := sqDist(x, centers[j*d:(j+1)*d]); v < bv {
+			bv, b = v, j
+		}
+	}
+	return b, bv
 }
