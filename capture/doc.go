@@ -31,7 +31,12 @@
 // place, which reaches several GB/s from memory (BenchmarkRead); Live
 // walks the ring the kernel filled, with no system call per packet.
 // Opening allocates the read buffer (and a second one and a decompressor
-// for gzip input).
+// for gzip input). Files reads each file on a second goroutine, a chunk
+// ahead of the parsing (three 1.3 MiB buffers), so the read system calls
+// and gzip inflation overlap with the caller's work; a record that
+// straddles two chunks is the only data copied, a few bytes. (Mapping
+// the file instead was measured no faster, and a file truncated while
+// mapped would crash the process.)
 //
 // # Bad input
 //

@@ -210,7 +210,7 @@ func (fs *Files) openNext() error {
 		return fmt.Errorf("capture: open %q: %w", e.path, unwrapPathErr(err))
 	}
 	cr := &countingReader{r: f, add: func(n int64) { fs.read.Add(n) }}
-	r, err := NewReader(cr, e.path, fs.opt)
+	r, err := newReader(cr, e.path, fs.opt, true)
 	if err != nil {
 		f.Close()
 		return err
@@ -220,6 +220,9 @@ func (fs *Files) openNext() error {
 }
 
 func (fs *Files) closeCur() error {
+	if fs.cur != nil {
+		fs.cur.close()
+	}
 	fs.cur = nil
 	if fs.curFile == nil {
 		return nil

@@ -121,7 +121,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type Reader struct {
 	name string
 	opt  Options
-	br   *bufio.Reader
+	br   peeker // *bufio.Reader, or *ahead (Files)
+	ah   *ahead
 	gz   *gzip.Reader
 	fmt  format
 	be   bool // big-endian stream (pcap) or section (pcapng)
@@ -148,21 +149,51 @@ type Reader struct {
 // used in errors and warnings. A stream that is not a capture gives an
 // error wrapping ErrNotCapture.
 func NewReader(r io.Reader, name string, opt Options) (*Reader, error) {
+	return newReader(r, name, opt, false)
+}
+
+// newReader is NewReader; with readAhead, the stream is read (and
+// inflated) on another goroutine (see ahead), and the Reader must be
+// closed.
+func newReader(r io.Reader, name string, opt Options, readAhead bool) (*Reader, error) {
 	opt = opt.withDefaults()
-	br := bufio.NewReaderSize(r, opt.BufferSize)
+	size := opt.BufferSize
+	if readAhead {
+		size = 4 << 10 // to sniff gzip; ahead's large reads bypass it
+	}
+	br := bufio.NewReaderSize(r, size)
 	rd := &Reader{name: name, opt: opt, br: br}
+	var src io.Reader = br
 	if b, _ := br.Peek(2); len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("capture: open %q: gzip: %w", name, err)
 		}
 		rd.gz = gz
-		rd.br = bufio.NewReaderSize(gz, opt.BufferSize)
+		src = gz
+		if !readAhead {
+			rd.br = bufio.NewReaderSize(gz, opt.BufferSize)
+		}
+	}
+	if readAhead {
+		// The largest Peek is a pcapng block of MaxCaptureLength plus
+		// its header block allowance.
+		rd.ah = startAhead(src, opt.BufferSize, opt.MaxCaptureLength+maxHeaderBlock+64)
+		rd.br = rd.ah
 	}
 	if err := rd.readHeader(); err != nil {
+		rd.close()
 		return nil, err
 	}
 	return rd, nil
+}
+
+// close stops a read-ahead goroutine.
+func (r *Reader) close() {
+	if r.ah != nil {
+		r.ah.close()
+		r.ah = nil
+	}
 }
 
 // Name returns the name given to NewReader.
