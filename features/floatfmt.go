@@ -44,40 +44,55 @@ var pow10tab = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e
 // otherwise (strconv then finds the 16 or 17 digits), and for a below
 // about 1e-8.
 //
-// Why this is the decimal strconv prints: decimals of at most 15
-// significant digits are all multiples of 10^-S for the scale S that
-// makes a·10^S a 15-digit integer, and two of them differ by a relative
-// 1e-15 or more, wider than the interval that rounds to a (2^-52
-// relative). So at most one rounds to a, and when one does it is
-// K·10^-S with K = round(a·10^S): a·10^S is within 0.2 of K (a is within
-// a relative 2^-53 of K·10^-S, and the product is rounded once more).
-// The check fl(K/10^S) == a is exact: K < 2^53 and 10^S (S ≤ 22) are
-// exact and the division is correctly rounded. Removing K's trailing
-// zeros gives the same decimal with fewest digits, which is strconv's
-// shortest form: a shorter one would be another decimal of at most 15
-// digits rounding to a.
+// Why this is the decimal strconv prints: of the decimals with at most 15
+// significant digits, only one rounds to a: two of them differ by a
+// relative 1e-15 or more, wider than the interval that rounds to a (2^-52
+// relative). A decimal K·10^-s rounds to a exactly when fl(K/10^s) == a,
+// an exact check (K < 2^53 and 10^s, s ≤ 22, are exact, and the division
+// is correctly rounded), and then K = round(a·10^s), since a·10^s is
+// within a relative 2^-52 of K.
+//
+// Most short decimals in flow vectors have one or two digits (4e-06,
+// 3.5e-06, 0.5), so the scales for one to about two digits are tried
+// first, the first that passes giving the fewest digits. Otherwise the
+// scale S that makes a·10^S a 15-digit integer K is checked, and K's
+// trailing zeros removed: if any decimal of at most 15 digits rounds to a,
+// it is K·10^-S written with fewer digits.
 func shortDecimal(a float64) (k uint64, s int, ok bool) {
 	e2 := int(math.Float64bits(a)>>52&0x7ff) - 1023
-	// 10^14 ≤ a·10^s < 10^15 for s = 14 - floor(log10 a); log10 a is in
-	// [e2·log10(2), (e2+1)·log10(2)), so start from the upper end.
-	s = 14 - (((e2 + 1) * 78913) >> 18) // 78913/2^18 ≈ log10(2); floor division for negatives
+	// floor(log10 a) ≤ u = floor((e2+1)·log10 2) ≤ floor(log10 a)+1, so
+	// a·10^-u is in [0.1, 10): from s = -u, one or two digits.
+	u := ((e2 + 1) * 78913) >> 18 // 78913/2^18 ≈ log10(2); floor division for negatives
+	for s = max(1, -u); s < min(-u+3, len(pow10tab)); s++ {
+		p := pow10tab[s]
+		m := a * p
+		ki := int64(m + 0.5) // m < 1000: signed conversions are the cheap ones
+		fk := float64(ki)
+		// Cheap filter before the division: when K·10^-s rounds to a,
+		// m is within a relative 2^-52 of K.
+		if d := m - fk; d > m*0x1p-50 || -d > m*0x1p-50 {
+			continue
+		}
+		if ki != 0 && fk/p == a {
+			return uint64(ki), s, true
+		}
+	}
+	// 10^14 ≤ a·10^s < 10^15 for s = 14 - floor(log10 a).
+	s = 14 - u
 	if s < 1 || s >= len(pow10tab) {
 		return 0, 0, false
 	}
 	p := pow10tab[s]
 	m := a * p
-	if m >= 1e15 {
-		if s--; s < 1 {
-			return 0, 0, false
-		}
-		p = pow10tab[s]
-		m = a * p
-	} else if m < 1e14 && s+1 < len(pow10tab) {
+	if m < 1e14 && s+1 < len(pow10tab) {
 		s++
 		p = pow10tab[s]
 		m = a * p
 	}
-	ki := int64(m + 0.5) // m < 1e15: signed conversions are the cheap ones
+	if m >= 1e15 {
+		return 0, 0, false
+	}
+	ki := int64(m + 0.5)
 	if ki == 0 || float64(ki)/p != a {
 		return 0, 0, false
 	}
