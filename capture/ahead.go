@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bufio"
-	"errors"
 	"io"
 )
 
@@ -65,9 +64,20 @@ func (a *ahead) fill(src io.Reader) {
 		case <-a.stop:
 			return
 		}
-		n, err := io.ReadFull(src, buf[a.carry:])
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = io.EOF // a short last chunk
+		// Fill the chunk; the stream's own error (io.EOF, a gzip
+		// stream's io.ErrUnexpectedEOF, ...) ends it, as with bufio.
+		dst := buf[a.carry:]
+		n, empty := 0, 0
+		var err error
+		for n < len(dst) && err == nil {
+			var k int
+			k, err = src.Read(dst[n:])
+			n += k
+			if k > 0 {
+				empty = 0
+			} else if empty++; empty >= 100 && err == nil {
+				err = io.ErrNoProgress
+			}
 		}
 		// full has room for every buffer: this never blocks.
 		a.full <- chunk{buf, n, err}

@@ -51,3 +51,45 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAheadReader: reading a stream a chunk ahead on another goroutine
+// (as Files does) yields the same packets, errors and warnings as
+// reading it through bufio.
+func FuzzAheadReader(f *testing.F) {
+	for _, glob := range []string{"testdata/*.pcap*", "testdata/*.gz", "testdata/corpus/*"} {
+		paths, _ := filepath.Glob(glob)
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const maxCap = 16 << 10
+		var wb, wa []string
+		rb, errB := NewReader(bytes.NewReader(b), "fuzz", Options{MaxCaptureLength: maxCap, Warn: func(s string) { wb = append(wb, s) }})
+		ra, errA := newReader(bytes.NewReader(b), "fuzz", Options{MaxCaptureLength: maxCap, Warn: func(s string) { wa = append(wa, s) }}, true)
+		if (errB == nil) != (errA == nil) || errB != nil && errB.Error() != errA.Error() {
+			t.Fatalf("open: bufio %v, ahead %v", errB, errA)
+		}
+		if errB != nil {
+			return
+		}
+		defer ra.close()
+		for i := 0; i <= len(b)*64+64; i++ {
+			db, cb, eb := rb.ReadPacket()
+			da, ca, ea := ra.ReadPacket()
+			if !bytes.Equal(db, da) || cb != ca || eb != ea {
+				t.Fatalf("packet %d: bufio %d bytes %+v %v, ahead %d bytes %+v %v", i, len(db), cb, eb, len(da), ca, ea)
+			}
+			if eb != nil {
+				break
+			}
+		}
+		if len(wb) != len(wa) || len(wb) > 0 && wb[0] != wa[0] {
+			t.Fatalf("warnings: bufio %q, ahead %q", wb, wa)
+		}
+	})
+}
