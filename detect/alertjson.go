@@ -150,28 +150,33 @@ func (t Time) appendJSON(b []byte) []byte {
 	}
 	var buf [len(`"2006-01-02T15:04:05.000000Z"`)]byte
 	buf[0] = '"'
-	put := func(at, width int, v int64) {
-		for i := at + width - 1; i >= at; i-- {
-			buf[i] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(1, 4, y)
+	// Two digits at a time from a table: v < 100.
+	put2 := func(at int, v int64) { buf[at], buf[at+1] = digits2[2*v], digits2[2*v+1] }
+	put2(1, y/100)
+	put2(3, y%100)
 	buf[5] = '-'
-	put(6, 2, m)
+	put2(6, m)
 	buf[8] = '-'
-	put(9, 2, d)
+	put2(9, d)
 	buf[11] = 'T'
-	put(12, 2, s/3600)
+	put2(12, s/3600)
 	buf[14] = ':'
-	put(15, 2, s/60%60)
+	put2(15, s/60%60)
 	buf[17] = ':'
-	put(18, 2, s%60)
+	put2(18, s%60)
 	buf[20] = '.'
-	put(21, 6, nsec/1000)
+	us := nsec / 1000
+	put2(21, us/10000)
+	put2(23, us/100%100)
+	put2(25, us%100)
 	buf[27], buf[28] = 'Z', '"'
 	return append(b, buf[:]...)
 }
+
+// digits2 holds "00" to "99".
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // civil converts days since 1970-01-01 to a proleptic Gregorian date
 // (Howard Hinnant's days_from_civil inverse). days must be within ±2^50.

@@ -517,6 +517,7 @@ func (r *run) worker(q chan *batch) {
 	w.fast, _ = sc.(scoredExplainer)
 	w.batch, _ = sc.(batchScorer)
 	for b := range q {
+		w.outCap = len(b.jobs) // on an attack capture most records alert
 		if w.batch != nil && len(b.jobs) > 1 {
 			w.scores = w.batch.ScoreBatch(w.scores, b.vecs[:len(b.jobs)*len(b.jobs[0].vec)])
 			for i := range b.jobs {
@@ -546,6 +547,7 @@ type scoring struct {
 	batch   batchScorer     // sc's, when it has it
 	scores  []Scores        // batch's scores
 	out     []*Alert        // alerts of the batch being scored
+	outCap  int             // capacity to make out with: the batch's size
 	seen    map[dedupKey]dedupEntry
 	contrib []models.Contribution
 }
@@ -613,7 +615,7 @@ func (w *scoring) decide(j *job, s Scores, row int) {
 		}
 	}
 	if w.out == nil {
-		w.out = make([]*Alert, 0, 8)
+		w.out = make([]*Alert, 0, w.outCap)
 	}
 	w.out = append(w.out, a)
 }
