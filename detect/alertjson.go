@@ -1,11 +1,13 @@
 package detect
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"net/netip"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/vigil-nids/vigil/features"
 )
@@ -276,13 +278,41 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // plainJSON reports whether s needs no escaping in a JSON string under
-// encoding/json's HTML-safe rules.
+// encoding/json's HTML-safe rules. It tests eight bytes at a time: the
+// model hash, feature names and Community ID of every alert pass here.
 func plainJSON[S string | []byte](s S) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	if len(s) >= 8 {
+		var p *byte
+		switch v := any(s).(type) {
+		case string:
+			p = unsafe.StringData(v)
+		case []byte:
+			p = unsafe.SliceData(v)
+		}
+		for ; i+8 <= len(s); i += 8 {
+			if !plainWord(binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), i)), 8))) {
+				return false
+			}
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			return false
 		}
 	}
 	return true
+}
+
+// plainWord reports whether none of w's eight bytes needs escaping (see
+// plainJSON): no byte ≥ 0x80 or < 0x20, none of " \\ < > &. Each test is
+// exact for "some byte": a borrow can only spread from a byte that
+// already matched.
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs } // a zero byte
+	bad := w&highs | (w-0x20*ones)&^w&highs |
+		zero(w^'"'*ones) | zero(w^'\\'*ones) | zero(w^'<'*ones) | zero(w^'>'*ones) | zero(w^'&'*ones)
+	return bad == 0
 }

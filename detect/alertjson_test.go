@@ -183,3 +183,48 @@ func TestFloatJSONMatchesStrconv(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainJSON holds the word-at-a-time plainJSON to a byte loop, for
+// strings and byte slices, over every byte value at every position of
+// strings around the 8-byte word size.
+func TestPlainJSON(t *testing.T) {
+	ref := func(s []byte) bool {
+		for _, c := range s {
+			if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+		return true
+	}
+	const plain = "aZ09_-:.+/=~!aZ09_-:.+/=~!"
+	for n := range 20 {
+		base := []byte(plain[:n])
+		if !plainJSON(string(base)) || !plainJSON(base) {
+			t.Fatalf("%q: not plain", base)
+		}
+		for i := range n {
+			for c := range 256 {
+				b := bytes.Clone(base)
+				b[i] = byte(c)
+				want := ref(b)
+				if got := plainJSON(string(b)); got != want {
+					t.Fatalf("string %q: plainJSON %v, want %v", b, got, want)
+				}
+				if got := plainJSON(b); got != want {
+					t.Fatalf("[]byte %q: plainJSON %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkPlainJSON(b *testing.B) {
+	s := "49acb74d824737f3b308c3d8f6c943519055c3a22fa86bef97e52227c5c443ff" // a model hash
+	b.ReportAllocs()
+	for b.Loop() {
+		if !plainJSON(s) {
+			b.Fatal("hash not plain")
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(len(s))/b.Elapsed().Seconds()/1e9, "GB/s")
+}
