@@ -212,7 +212,7 @@ func (s *Scaler) TransformTo(dst, x []float64) []float64 {
 	lg, ce, sc := s.Log1p[:d], s.Center[:d], s.Scale[:d]
 	var bad uint64
 	for j, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if d := v - v; d != d { // NaN or ±Inf: v − v is 0 for every finite v
 			v = s.replace(j, v)
 			bad++
 		}
