@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -333,5 +334,25 @@ func TestPlotPoints(t *testing.T) {
 	}
 	if p := r.curves["m"].roc[0]; p != (point{0, 0}) {
 		t.Errorf("roc starts at %v", p)
+	}
+}
+
+// TestWriteDirRefusesNonRegular: a report path that exists as something
+// other than a regular file (a FIFO here) is refused, not renamed over.
+func TestWriteDirRefusesNonRegular(t *testing.T) {
+	r, err := Evaluate(goldenInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, JSONFile)
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if err := r.WriteDir(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("WriteDir over a FIFO: %v", err)
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO was replaced: %v", err)
 	}
 }

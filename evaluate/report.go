@@ -69,6 +69,10 @@ func (r *Report) WriteDir(dir string) error {
 }
 
 func writeAtomic(path string, data []byte) (err error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// A rename would replace the node itself.
+		return fmt.Errorf("evaluate: write %s: not a regular file", path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)

@@ -103,7 +103,7 @@ func extract(o options, stdout, stderr io.Writer) error {
 	case o.features == "packet" && strings.HasSuffix(strings.ToLower(o.out), ".parquet"):
 		return usageError{errors.New("--features packet writes CSV only")}
 	}
-	if o.out != "-" && !o.force {
+	if o.out != "-" && !o.force && !cli.IsStream(o.out) {
 		if _, err := os.Stat(o.out); err == nil {
 			return usageError{fmt.Errorf("%s exists (use --force to overwrite)", o.out)}
 		}

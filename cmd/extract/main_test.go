@@ -87,3 +87,15 @@ func TestExtractParquet(t *testing.T) {
 		t.Fatalf("not a parquet file (%v)", err)
 	}
 }
+
+// TestExtractToDevNull: an existing device is written to as it is, with no
+// --force needed and nothing renamed over it.
+func TestExtractToDevNull(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if rc := run([]string{"--pcap", head, "--out", os.DevNull}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, stderr.String())
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v", os.DevNull, err)
+	}
+}

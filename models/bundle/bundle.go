@@ -186,7 +186,9 @@ func (b *Bundle) CheckSchema(s *features.Schema) error {
 // place, so a reader sees either the old file or the whole new one. Without
 // overwrite an existing path is refused with an error wrapping fs.ErrExist.
 // b is validated first, as Load would; on success b.Hash() is the saved
-// payload's hash. No temporary file is left behind on error.
+// payload's hash. No temporary file is left behind on error. An existing
+// path that is not a regular file (a device, a FIFO, a directory) is
+// refused: renaming over it would replace it.
 func Save(path string, b *Bundle, overwrite bool) error {
 	if err := b.validate(false); err != nil {
 		return fmt.Errorf("save model %q: %w", path, err)
@@ -194,6 +196,10 @@ func Save(path string, b *Bundle, overwrite bool) error {
 	payload, err := b.encode()
 	if err != nil {
 		return fmt.Errorf("save model %q: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// A rename would replace the node itself: as root, /dev/null.
+		return fmt.Errorf("save model %q: not a regular file", path)
 	}
 	if !overwrite {
 		if _, err := os.Lstat(path); err == nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -397,7 +398,7 @@ func TestSaveFailsCleanly(t *testing.T) {
 		{"unencodable", &nanMeta, "b.vgl", false, "unsupported value"},
 		{"infinite threshold", &badTh, "c.vgl", false, "threshold ensemble"},
 		{"rename onto a directory", good, "sub", true, "sub"},
-		{"link onto a directory", good, "sub", false, "already exists"},
+		{"onto a directory without overwrite", good, "sub", false, "not a regular file"},
 		{"missing directory", good, "nodir/m.vgl", false, "no such file"},
 	}
 	for _, tt := range tests {
@@ -711,4 +712,31 @@ func TestScoreBatchMatchesScore(t *testing.T) {
 			t.Errorf("%s: ExplainRow allocates %v times", c.name, a)
 		}
 	}
+}
+
+// TestSaveRefusesNonRegular: Save never renames over a FIFO or a directory
+// (as root it would replace /dev/null itself), with or without overwrite.
+func TestSaveRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := makeBundle(t, true, false, 5)
+	for _, path := range []string{fifo, sub} {
+		for _, overwrite := range []bool{false, true} {
+			err := Save(path, b, overwrite)
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Save(%s, overwrite %v): %v", path, overwrite, err)
+			}
+		}
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO was replaced: %v %v", fi.Mode(), err)
+	}
+	assertOnly(t, dir, "pipe", "sub")
 }
