@@ -11,16 +11,7 @@ import (
 // FuzzReader feeds arbitrary bytes to NewReader and reads every packet:
 // it must end with io.EOF or an open error, never panic or loop.
 func FuzzReader(f *testing.F) {
-	for _, glob := range []string{"testdata/*.pcap*", "testdata/*.gz", "testdata/corpus/*"} {
-		paths, _ := filepath.Glob(glob)
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	addCaptureSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// A small bound keeps the buffer (and each execution) small;
 		// the code paths are the same as with the default.
@@ -56,16 +47,7 @@ func FuzzReader(f *testing.F) {
 // (as Files does) yields the same packets, errors and warnings as
 // reading it through bufio.
 func FuzzAheadReader(f *testing.F) {
-	for _, glob := range []string{"testdata/*.pcap*", "testdata/*.gz", "testdata/corpus/*"} {
-		paths, _ := filepath.Glob(glob)
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	addCaptureSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		const maxCap = 16 << 10
 		var wb, wa []string
@@ -92,4 +74,18 @@ func FuzzAheadReader(f *testing.F) {
 			t.Fatalf("warnings: bufio %q, ahead %q", wb, wa)
 		}
 	})
+}
+
+// addCaptureSeeds adds every capture under testdata/ to f's seed corpus.
+func addCaptureSeeds(f *testing.F) {
+	for _, glob := range []string{"testdata/*.pcap*", "testdata/*.gz", "testdata/corpus/*"} {
+		paths, _ := filepath.Glob(glob)
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
 }

@@ -102,16 +102,20 @@ func (c *CSVWriter) appendRow(b []byte, r *Record, cid bool) ([]byte, error) {
 // writeRows writes formatted rows, after the header row if it is not
 // written yet.
 func (c *CSVWriter) writeRows(rows []byte) error {
-	if c.err != nil {
+	if c.ensureHeader() != nil {
 		return c.err
 	}
-	if !c.header {
-		c.header = true
-		if c.err = c.writeHeader(); c.err != nil {
-			return c.err
-		}
-	}
 	_, c.err = c.w.Write(rows)
+	return c.err
+}
+
+// ensureHeader writes the header before the first row (or at Close) and
+// returns the writer's sticky error.
+func (c *CSVWriter) ensureHeader() error {
+	if c.err == nil && !c.header {
+		c.header = true
+		c.err = c.writeHeader()
+	}
 	return c.err
 }
 
@@ -130,14 +134,8 @@ func (c *CSVWriter) writeHeader() error {
 // Close flushes the buffered rows. With no rows written, it writes the
 // header alone.
 func (c *CSVWriter) Close() error {
-	if c.err != nil {
+	if c.ensureHeader() != nil {
 		return c.err
-	}
-	if !c.header {
-		c.header = true
-		if c.err = c.writeHeader(); c.err != nil {
-			return c.err
-		}
 	}
 	c.err = c.w.Flush()
 	return c.err

@@ -63,7 +63,13 @@ func TopNSum(dst []Contribution, shares []float64, total float64, names []string
 	if n <= topFast {
 		return topNFast(dst, shares, names, raw, lo, hi, n, total)
 	}
-	// Insertion into a sorted list of at most n: O(d·n), n is small.
+	return topNInsert(dst, shares, names, raw, lo, hi, n, total)
+}
+
+// topNInsert is TopNSum's general path (and its tests' reference for
+// topNFast): insertion into a sorted list of at most n, O(d·n) for small n.
+// dst is empty, n > 0 and total > 0 (finite or MaxFloat64).
+func topNInsert(dst []Contribution, shares []float64, names []string, raw, lo, hi []float64, n int, total float64) []Contribution {
 	for i, s := range shares {
 		if !(s > 0) {
 			continue

@@ -31,17 +31,27 @@ func TestTopN(t *testing.T) {
 		{"overflowing shares", []float64{math.MaxFloat64, math.MaxFloat64, 0, 0, 0, 1}, 3, []string{"a", "b", "f"}, []float64{1, 1, 1 / math.MaxFloat64}},
 	}
 	dst := make([]Contribution, 0, 8)
-	for _, tt := range tests {
-		dst = TopN(dst, tt.shares, names, raw, lo, hi, tt.n)
-		if len(dst) != len(tt.want) {
-			t.Errorf("%s: got %d contributions %v, want %v", tt.name, len(dst), dst, tt.want)
-			continue
-		}
-		for i, c := range dst {
-			j := int(c.Name[0] - 'a')
-			if c.Name != tt.want[i] || math.Abs(c.Share-tt.share[i]) > 1e-15 ||
-				c.Value != raw[j] || c.Lo != lo[j] || c.Hi != hi[j] {
-				t.Errorf("%s: [%d] = %+v, want %s share %v", tt.name, i, c, tt.want[i], tt.share[i])
+	// Every case through TopN (its fast path at these n) and through the
+	// insertion path that larger n take.
+	for _, path := range []struct {
+		name string
+		top  func(shares []float64, n int) []Contribution
+	}{
+		{"TopN", func(sh []float64, n int) []Contribution { dst = TopN(dst, sh, names, raw, lo, hi, n); return dst }},
+		{"insertion", func(sh []float64, n int) []Contribution { return topNRef(sh, names, raw, lo, hi, n) }},
+	} {
+		for _, tt := range tests {
+			got := path.top(tt.shares, tt.n)
+			if len(got) != len(tt.want) {
+				t.Errorf("%s, %s: got %d contributions %v, want %v", path.name, tt.name, len(got), got, tt.want)
+				continue
+			}
+			for i, c := range got {
+				j := int(c.Name[0] - 'a')
+				if c.Name != tt.want[i] || math.Abs(c.Share-tt.share[i]) > 1e-15 ||
+					c.Value != raw[j] || c.Lo != lo[j] || c.Hi != hi[j] {
+					t.Errorf("%s, %s: [%d] = %+v, want %s share %v", path.name, tt.name, i, c, tt.want[i], tt.share[i])
+				}
 			}
 		}
 	}
@@ -98,9 +108,9 @@ func TestTopNMatchesReference(t *testing.T) {
 	}
 }
 
-// topNRef is TopN as first written.
+// topNRef is TopN through the insertion path alone, whatever n (TestTopN
+// pins that path's semantics case by case).
 func topNRef(shares []float64, names []string, raw, lo, hi []float64, n int) []Contribution {
-	var dst []Contribution
 	var total float64
 	for _, s := range shares {
 		if s > 0 {
@@ -108,31 +118,10 @@ func topNRef(shares []float64, names []string, raw, lo, hi []float64, n int) []C
 		}
 	}
 	if !(total > 0) || n <= 0 {
-		return dst
+		return nil
 	}
 	if math.IsInf(total, 1) {
 		total = math.MaxFloat64
 	}
-	for i, s := range shares {
-		if !(s > 0) {
-			continue
-		}
-		share := math.Min(s/total, 1)
-		if len(dst) == n && share <= dst[n-1].Share {
-			continue
-		}
-		c := Contribution{Name: names[i], Value: raw[i], Lo: lo[i], Hi: hi[i], Share: share}
-		p := len(dst)
-		if p < n {
-			dst = append(dst, c)
-		} else {
-			p = n - 1
-		}
-		for p > 0 && dst[p-1].Share < c.Share {
-			dst[p] = dst[p-1]
-			p--
-		}
-		dst[p] = c
-	}
-	return dst
+	return topNInsert(nil, shares, names, raw, lo, hi, n, total)
 }

@@ -142,6 +142,30 @@ func nearest64(x, centers []float64, d, k int, out []float32, lim2 float32) int 
 	return b
 }
 
+// filterRow gathers row r of the float32 squared distances dist8 wrote for
+// n rows into row[:k] and returns the float32 winner, the bound lim2 under
+// which a centroid may still be the float64 nearest (from the error bound
+// a, b, c and the row's norm xnorm, see fastState), and how many are under
+// it: with one, the float32 winner is the float64 one.
+func filterRow(out []float32, n, r, k int, row *[fastMaxK]float32, xnorm, a, b, c float32) (win int, lim2 float32, near int) {
+	best := float32(math.Inf(1))
+	for j := range k {
+		v := out[(j/8*n+r)*8+j%8]
+		row[j] = v
+		if v < best {
+			best, win = v, j
+		}
+	}
+	t := math.Sqrt(float64(best))*float64(a) + float64(xnorm)*float64(b) + float64(c)
+	lim2 = float32(t * t * (1 + 0x1p-18))
+	for _, v := range row[:k] {
+		if v <= lim2 {
+			near++
+		}
+	}
+	return win, lim2, near
+}
+
 // assignGo is assign's portable path (any k ≤ fastMaxK).
 func (f *fitter) assignGo(s *fastState, centers []float64, lo, hi int, dst []int32) {
 	var out [fastBlock * fastMaxK]float32
@@ -153,22 +177,7 @@ func (f *fitter) assignGo(s *fastState, centers []float64, lo, hi int, dst []int
 	}
 	var row [fastMaxK]float32
 	for r := range n {
-		best, b := float32(math.Inf(1)), 0
-		for j := range k {
-			v := out[(j/8*n+r)*8+j%8]
-			row[j] = v
-			if v < best {
-				best, b = v, j
-			}
-		}
-		t := math.Sqrt(float64(best))*float64(s.a) + float64(s.xnorm[lo+r])*float64(s.b) + float64(s.c)
-		lim2 := float32(t * t * (1 + 0x1p-18))
-		near := 0
-		for _, v := range row[:k] {
-			if v <= lim2 {
-				near++
-			}
-		}
+		b, lim2, near := filterRow(out[:], n, r, k, &row, s.xnorm[lo+r], s.a, s.b, s.c)
 		if near > 1 {
 			b = nearest64(f.row(lo+r), centers, d, k, row[:k], lim2)
 		}

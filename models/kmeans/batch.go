@@ -119,22 +119,7 @@ func (bt *Batch) ScoreRows(scores []float64, clusters []int, xs [][]float64) {
 	k := m.K
 	var row [fastMaxK]float32
 	for r, x := range xs {
-		best, b := float32(math.Inf(1)), 0
-		for j := range k {
-			v := out[(j/8*n+r)*8+j%8]
-			row[j] = v
-			if v < best {
-				best, b = v, j
-			}
-		}
-		t := math.Sqrt(float64(best))*float64(bt.a) + float64(xnorm[r])*float64(bt.b) + float64(bt.c)
-		lim2 := float32(t * t * (1 + 0x1p-18))
-		near := 0
-		for _, v := range row[:k] {
-			if v <= lim2 {
-				near++
-			}
-		}
+		b, lim2, near := filterRow(out, n, r, k, &row, xnorm[r], bt.a, bt.b, bt.c)
 		var sq float64
 		if near > 1 {
 			b, sq = nearestDist64(x, m.Centroids, d, k, row[:k], lim2)
