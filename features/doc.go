@@ -4,7 +4,10 @@
 // An Extractor decodes each frame (gopacket DecodingLayerParsers over
 // preallocated layers: Ethernet, 802.1Q/QinQ, Linux SLL and SLL2, BSD
 // loopback, raw IP, ARP, IPv4, IPv6 with extension headers, TCP, UDP,
-// ICMPv4, ICMPv6, and the DNS header), updates a bidirectional flow in a
+// ICMPv4, ICMPv6, and the DNS header; the commonest frame, Ethernet + IPv4
+// without options, unfragmented, + TCP or UDP, takes a hand-written fast
+// path that yields the same packet, payload and errors, pinned by
+// TestFastPath and FuzzFastPath), updates a bidirectional flow in a
 // bounded table, and emits a Record when a flow ends: idle or active
 // timeout, TCP FIN from both sides or RST (after a short grace), eviction
 // when the table is full, or Flush at the end of input. Time is the
@@ -29,7 +32,10 @@
 // allocates on that frame only.
 //
 // CSVWriter and ParquetWriter write records as tables with IdentityColumns
-// followed by the features, for cmd/extract and other commands.
+// followed by the features, for cmd/extract and other commands;
+// AsyncWriter formats CSV batches on other goroutines and writes them in
+// order, and AppendFloat prints a float as strconv's shortest 'g' form
+// does, without strconv for zeros, small integers and short decimals.
 //
 // Later feature groups (host context windows, application hints) are
 // appended to the vector as further entries of flowGroups, each with its
