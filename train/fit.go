@@ -451,3 +451,15 @@ func widenTails(sc *scale.Scaler, X *mat.Dense, log1p []bool) {
 
 // tailZ is the standard normal's 99th percentile.
 const tailZ = 2.3263478740408408
+
+// DefaultK is the k-means k that train's --k and the demo use unless told
+// otherwise (Config.KMeans.K 0 still means choose k by silhouette). A
+// k-means model here scores novelty (the distance to the nearest
+// centroid), so what matters is that the centroids
+// cover every mode of normal traffic, not that the clusters are well
+// separated, which is what the silhouette behind --k auto rewards: on the
+// lab baseline it chose k = 12, 7, 9, 2 and 6 for seeds 1-5, and the
+// lab-insider benign false positives at the calibrated threshold followed
+// (3, 3, 5, 9, 3 of 889). With k = 12 they were 3, 4, 3, 3, 3, with the
+// same recall per attack and macro ROC-AUC 0.994-0.995 on every seed.
+const DefaultK = 12

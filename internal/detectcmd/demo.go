@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-nids/vigil/detect"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
+	"github.com/vigil-nids/vigil/models/kmeans"
 	"github.com/vigil-nids/vigil/train"
 )
 
@@ -70,7 +71,7 @@ func Demo(e *Env) error {
 	b, tsum, err := train.FromCaptures(train.CaptureConfig{
 		Paths:     []string{filepath.Join(dir, "baseline.pcap.gz")},
 		Extractor: xcfg,
-		Fit:       train.Config{Seed: 1},
+		Fit:       train.Config{Seed: 1, KMeans: kmeans.Config{K: train.DefaultK}},
 	})
 	if err != nil {
 		return fmt.Errorf("demo: train: %w", err)

@@ -87,7 +87,7 @@ a flag on the command line wins over the environment, which wins over the file.`
 	f.Int("max-rows", 2_000_000, "keep a uniform sample of at most this many flows")
 	f.Int("min-flows", 100, "refuse a baseline with fewer flows")
 	f.Float64("holdout", 0.25, "fraction of the baseline held out to calibrate thresholds")
-	f.String("k", strconv.Itoa(defaultK), "k-means clusters, or auto (best silhouette over 2..12)")
+	f.String("k", strconv.Itoa(train.DefaultK), "k-means clusters, or auto (best silhouette over 2..12)")
 	f.Int("trees", 100, "isolation forest trees")
 	f.Int("max-samples", 256, "isolation forest rows per tree")
 	f.Int("extension-level", 0, "extended isolation forest level (0 = plain)")
@@ -397,13 +397,3 @@ func fromDataset(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 	}
 	return b, nil
 }
-
-// defaultK is --k's default. A k-means model here scores novelty (the
-// distance to the nearest centroid), so what matters is that the centroids
-// cover every mode of normal traffic, not that the clusters are well
-// separated, which is what the silhouette behind --k auto rewards: on the
-// lab baseline it chose k = 12, 7, 9, 2 and 6 for seeds 1-5, and the
-// lab-insider benign false positives at the calibrated threshold followed
-// (3, 3, 5, 9, 3 of 889). With k = 12 they were 3, 4, 3, 3, 3, with the
-// same recall per attack and macro ROC-AUC 0.994-0.995 on every seed.
-const defaultK = 12
