@@ -180,20 +180,28 @@ func Resolve(cmd *cobra.Command, getenv func(string) string) error {
 	return CheckFeatures(cmd)
 }
 
-// CheckFeatures checks the --features flag of train, detect and evaluate.
-// They score flows; the packet feature set (Kitsune's AfterImage, package
-// features/afterimage) is extracted by extract only so far, so asking for
-// it here is a clear refusal rather than a silent fallback.
+// CheckFeatures checks the --features flag of train, detect and evaluate:
+// flow, packet (Kitsune's AfterImage, package features/afterimage), or
+// empty (detect and evaluate: the model's feature set; train: flow).
 func CheckFeatures(cmd *cobra.Command) error {
 	v, err := cmd.Flags().GetString("features")
 	if err != nil {
 		return nil // the command has no such flag
 	}
 	switch v {
-	case "flow":
+	case "", "flow", "packet":
 		return nil
-	case "packet":
-		return Usagef("--features packet: the packet feature set (Kitsune's AfterImage) is available in extract only so far; %s scores flows (--features flow)", cmd.Name())
 	}
-	return Usagef("--features %q: want flow (or packet, in extract)", v)
+	return Usagef("--features %q: want flow or packet", v)
+}
+
+// MatchFeatures checks the --features value given to detect or evaluate
+// (flag, "" when not given) against the feature set of the model at path
+// (model, its Schema.Name): they score what the model was trained on, so
+// a different request is a usage error rather than a silent switch.
+func MatchFeatures(flag, path, model string) error {
+	if flag == "" || flag == model {
+		return nil
+	}
+	return Usagef("--features %s: model %q was trained on %s features; drop --features (it follows the model) or train a %s model", flag, path, model, flag)
 }

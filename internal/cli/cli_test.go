@@ -118,7 +118,7 @@ func TestCheckFeatures(t *testing.T) {
 	for _, tc := range []struct {
 		val  string
 		want string // "" = accepted
-	}{{"flow", ""}, {"packet", "extract only"}, {"bytes", "want flow"}} {
+	}{{"flow", ""}, {"packet", ""}, {"", ""}, {"bytes", "want flow or packet"}, {"Packet", "want flow or packet"}} {
 		c := &cobra.Command{Use: "train"}
 		c.Flags().String("features", "flow", "")
 		c.ParseFlags([]string{"--features", tc.val})
@@ -135,5 +135,28 @@ func TestCheckFeatures(t *testing.T) {
 	}
 	if err := CheckFeatures(&cobra.Command{Use: "x"}); err != nil {
 		t.Errorf("a command without --features: %v", err)
+	}
+}
+
+func TestMatchFeatures(t *testing.T) {
+	for _, tc := range []struct {
+		flag, model string
+		ok          bool
+	}{
+		{"", "flow", true}, {"", "packet", true}, // the default follows the model
+		{"flow", "flow", true}, {"packet", "packet", true},
+		{"packet", "flow", false}, {"flow", "packet", false},
+	} {
+		err := MatchFeatures(tc.flag, "m.vgl", tc.model)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("--features %q, model %s: %v", tc.flag, tc.model, err)
+			}
+			continue
+		}
+		if err == nil || Code(err) != ExitUsage || strings.Contains(err.Error(), "\n") ||
+			!strings.Contains(err.Error(), "trained on "+tc.model+" features") {
+			t.Errorf("--features %q, model %s: err %v, want a one-line usage error naming the model's set", tc.flag, tc.model, err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/detect"
 	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/features/afterimage"
 	"github.com/vigil-nids/vigil/internal/cli"
 	"github.com/vigil-nids/vigil/internal/version"
 	"github.com/vigil-nids/vigil/models/bundle"
@@ -72,8 +73,11 @@ type Options struct {
 	Workers       int
 	QueueLen      int
 	TopFeatures   int
-	Force         bool
-	Quiet         bool
+	// Features is the feature set asked for with --features: "" follows
+	// the model; anything else must be the model's.
+	Features string
+	Force    bool
+	Quiet    bool
 	// CPUProfile, when set, receives a CPU profile of the run (hidden
 	// --cpuprofile flag, for performance work).
 	CPUProfile string
@@ -117,7 +121,7 @@ YAML file given with --config; flag > environment > file > default.`,
 	f.String("write-pcap", "", "pcap file for the packets of flows that raised alerts")
 	f.String("metrics-addr", "", "serve Prometheus /metrics here (a bare :PORT binds 127.0.0.1)")
 	f.Bool("realtime", false, "replay captures at capture speed")
-	f.String("features", "flow", "feature set: flow (packet, Kitsune's AfterImage, is in extract only for now)")
+	f.String("features", "", "feature set: flow or packet (Kitsune's AfterImage, scored per IP packet); default and only choice: the model's")
 	f.Duration("score-interval", 0, "score active flows this often in capture time (0 = the model's setting, default 5s)")
 	f.Int("workers", 0, "scoring goroutines (0 = one per core)")
 	f.Int("queue", 1024, "records queued per scoring worker before vectors are dropped (live) or the reader waits (replay)")
@@ -161,6 +165,7 @@ YAML file given with --config; flag > environment > file > default.`,
 		o.Workers, _ = fl.GetInt("workers")
 		o.QueueLen, _ = fl.GetInt("queue")
 		o.TopFeatures, _ = fl.GetInt("top-features")
+		o.Features, _ = fl.GetString("features")
 		o.Force, _ = fl.GetBool("force")
 		o.Quiet, _ = fl.GetBool("quiet")
 		o.CPUProfile, _ = fl.GetString("cpuprofile")
@@ -200,14 +205,18 @@ func (o Options) check() error {
 	return nil
 }
 
-// LoadModel loads a bundle and checks that this build's extractor produces
-// its schema.
+// LoadModel loads a bundle and checks that this build's extractor of the
+// bundle's feature set (flow or packet) produces its schema.
 func LoadModel(path string) (*bundle.Bundle, error) {
 	b, err := bundle.Load(path)
 	if err != nil {
 		return nil, cli.Usage(fmt.Errorf("--model: %w", err))
 	}
-	if err := b.CheckSchema(features.FlowSchema()); err != nil {
+	schema := features.FlowSchema()
+	if detect.FeatureSet(b) == detect.PacketFeatures && len(b.Encoder) == 0 {
+		schema = afterimage.Schema()
+	}
+	if err := b.CheckSchema(schema); err != nil {
 		if len(b.Encoder) > 0 {
 			return nil, cli.Usagef("--model %q was trained on a %s feature table; detect scores captures (use evaluate --dataset for tables)", path, b.Schema.Name)
 		}
@@ -226,11 +235,24 @@ func Run(o Options, e *Env) error {
 	if err != nil {
 		return err
 	}
-	xcfg, err := detect.ExtractorConfig(b)
-	if err != nil {
+	if err := cli.MatchFeatures(o.Features, o.Model, detect.FeatureSet(b)); err != nil {
+		return err
+	}
+	var (
+		xcfg   features.Config
+		newExt detect.NewExtractorFunc // nil: flows, from xcfg
+	)
+	if detect.FeatureSet(b) == detect.PacketFeatures {
+		pcfg, err := detect.PacketConfig(b)
+		if err != nil {
+			return cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
+		}
+		newExt = detect.NewPacketExtractor(pcfg)
+	} else if xcfg, err = detect.ExtractorConfig(b); err != nil {
 		return cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
 	}
 	cfg := detect.Config{
+		NewExtractor:  newExt,
 		Workers:       o.Workers,
 		QueueLen:      o.QueueLen,
 		Extractor:     xcfg,

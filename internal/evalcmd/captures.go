@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-nids/vigil/detect"
 	"github.com/vigil-nids/vigil/evaluate"
 	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/features/afterimage"
 	"github.com/vigil-nids/vigil/internal/cli"
 	"github.com/vigil-nids/vigil/models/bundle"
 )
@@ -41,12 +42,26 @@ type group struct {
 // scoreCaptures runs the detect pipeline over the captures, exactly as
 // detect would (same extractor settings, active-flow scoring, thresholds),
 // and turns every flow record into a labeled sample.
+//
+// A packet model (feature set "packet") scores every IP packet; the
+// samples are then the bidirectional 5-tuples: a 5-tuple's score is the
+// highest of its packets', its first alert the first of theirs, Start and
+// End its first and last packet's times, and its identity (the direction)
+// its first packet's, labeled by the same Labels.Match as flows.
 func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error) {
-	if err := b.CheckSchema(features.FlowSchema()); err != nil {
+	packets := detect.FeatureSet(b) == detect.PacketFeatures && len(b.Encoder) == 0
+	schema := features.FlowSchema()
+	if packets {
+		schema = afterimage.Schema()
+	}
+	if err := b.CheckSchema(schema); err != nil {
 		if len(b.Encoder) > 0 {
 			return nil, cli.Usagef("--model %q was trained on a %s feature table, not on captures: evaluate it with --dataset %s:PATH", o.Model, b.Schema.Name, b.Schema.Name)
 		}
 		return nil, cli.Usage(fmt.Errorf("--model %q: %w (retrain it with this build's train)", o.Model, err))
+	}
+	if err := cli.MatchFeatures(o.Features, o.Model, detect.FeatureSet(b)); err != nil {
+		return nil, err
 	}
 	var groups []group
 	var plain []string
@@ -74,8 +89,18 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		return nil, cli.Usagef("--labels is given but every --pcap is FILE=LABEL: drop one of them")
 	}
 
-	xcfg, err := detect.ExtractorConfig(b)
-	if err != nil {
+	var (
+		xcfg   features.Config
+		newExt detect.NewExtractorFunc // nil: flows, from xcfg
+		err    error
+	)
+	if packets {
+		pcfg, err := detect.PacketConfig(b)
+		if err != nil {
+			return nil, cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
+		}
+		newExt = detect.NewPacketExtractor(pcfg)
+	} else if xcfg, err = detect.ExtractorConfig(b); err != nil {
 		return nil, cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
 	}
 	interval := xcfg.SnapshotInterval
@@ -95,6 +120,9 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		observe := func(ob *detect.Observation) {
 			ref := flowRef{id: ob.ID, seq: ob.Seq}
 			ref.id.End = 0
+			if packets {
+				ref = flowRef{id: canonical(ob.ID)}
+			}
 			sc := scoresOf(b, bundle.Scores(ob.Scores), make([]float64, 0, 3))
 			mu.Lock()
 			defer mu.Unlock()
@@ -108,18 +136,32 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			}
 			for i, s := range sc {
 				f.max[i] = max(f.max[i], s)
-				if s >= th[i] && f.first[i] == 0 {
+				if s >= th[i] && (f.first[i] == 0 || ob.At < f.first[i]) {
 					f.first[i] = ob.At
 				}
 			}
-			f.id = ob.ID
+			if !packets {
+				f.id = ob.ID
+				return
+			}
+			// The packets of one 5-tuple reach one worker, in order, but
+			// do not rely on it: keep the earliest packet's identity and
+			// the latest time.
+			switch {
+			case !f.id.Src.IsValid() || ob.ID.Start < f.id.Start:
+				end := max(f.id.End, ob.ID.End)
+				f.id = ob.ID
+				f.id.End = end
+			case ob.ID.End > f.id.End:
+				f.id.End = ob.ID.End
+			}
 		}
 		var prog *cli.Progress
 		if !o.Quiet {
 			prog = cli.StartProgress(e.Stderr, "scoring", src.Stats().TotalBytes, func() int64 { return src.Stats().BytesRead })
 		}
 		_, err = detect.New(detect.FromBundle(b), detect.Config{
-			Extractor: xcfg, ScoreInterval: interval, Block: true, Observe: observe,
+			Extractor: xcfg, ScoreInterval: interval, Block: true, Observe: observe, NewExtractor: newExt,
 		}).Run(context.Background(), src)
 		if prog != nil {
 			prog.Stop()
@@ -183,6 +225,17 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		}
 	}
 	return in, nil
+}
+
+// canonical returns a packet's 5-tuple in canonical order (lower address,
+// then lower port, first) with the times zeroed: both directions of a
+// conversation map to it.
+func canonical(id features.FlowID) features.FlowID {
+	if c := id.Src.Compare(id.Dst); c > 0 || c == 0 && id.Sport > id.Dport {
+		id.Src, id.Dst, id.Sport, id.Dport = id.Dst, id.Src, id.Dport, id.Sport
+	}
+	id.Start, id.End = 0, 0
+	return id
 }
 
 func lessID(a, b *features.FlowID) bool {

@@ -31,7 +31,10 @@ type Options struct {
 	Force         bool
 	Slack         time.Duration
 	ScoreInterval time.Duration
-	Quiet         bool
+	// Features is the feature set asked for with --features: "" follows
+	// the model; anything else must be the model's.
+	Features string
+	Quiet    bool
 }
 
 // New returns the evaluate command.
@@ -64,7 +67,7 @@ file. Flows that match no label row are benign.`,
 	f.StringP("out", "o", "", "directory for report.json, report.md, roc.png, pr.png")
 	f.Bool("force", false, "overwrite the reports in an existing --out directory")
 	f.Duration("label-slack", datasets.DefaultSlack, "widen every label window by this much on both sides")
-	f.String("features", "flow", "feature set: flow (packet, Kitsune's AfterImage, is in extract only for now)")
+	f.String("features", "", "feature set: flow or packet (Kitsune's AfterImage: packets scored, samples per 5-tuple); default and only choice: the model's")
 	f.Duration("score-interval", 0, "score active flows this often (capture time); 0 = the model's setting")
 	f.BoolP("quiet", "q", false, "no summary on stderr")
 	cmd.SetOut(e.Stdout)
@@ -83,6 +86,7 @@ file. Flows that match no label row are benign.`,
 		o.Force, _ = fl.GetBool("force")
 		o.Slack, _ = fl.GetDuration("label-slack")
 		o.ScoreInterval, _ = fl.GetDuration("score-interval")
+		o.Features, _ = fl.GetString("features")
 		o.Quiet, _ = fl.GetBool("quiet")
 		return Run(o, e)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/datasets"
 	"github.com/vigil-nids/vigil/features"
+	"github.com/vigil-nids/vigil/features/afterimage"
 	"github.com/vigil-nids/vigil/internal/cli"
 	"github.com/vigil-nids/vigil/internal/version"
 	"github.com/vigil-nids/vigil/models/bundle"
@@ -53,7 +54,10 @@ type Options struct {
 	Idle, Active time.Duration
 	MaxFlows     int
 	Snapshot     time.Duration
-	Quiet        bool
+	// Features is the feature set: "flow" (default) or "packet" (one
+	// vector per IP packet; MaxFlows bounds each AfterImage table).
+	Features string
+	Quiet    bool
 }
 
 // New returns the train command.
@@ -84,8 +88,8 @@ a flag on the command line wins over the environment, which wins over the file.`
 	f.Bool("force", false, "overwrite --out if it exists")
 	f.Uint64("seed", 1, "random seed: the same seed and inputs give the same models (a bit-identical file when SOURCE_DATE_EPOCH is set)")
 	f.Float64("target-fpr", 0.001, "false-positive rate the thresholds are calibrated for on held-out baseline")
-	f.Int("max-rows", 2_000_000, "keep a uniform sample of at most this many flows")
-	f.Int("min-flows", 100, "refuse a baseline with fewer flows")
+	f.Int("max-rows", 2_000_000, "keep a uniform sample of at most this many flows (packets with --features packet)")
+	f.Int("min-flows", 100, "refuse a baseline with fewer flows (packets with --features packet)")
 	f.Float64("holdout", 0.25, "fraction of the baseline held out to calibrate thresholds")
 	f.String("k", strconv.Itoa(train.DefaultK), "k-means clusters, or auto (best silhouette over 2..12)")
 	f.Int("trees", 100, "isolation forest trees")
@@ -95,8 +99,8 @@ a flag on the command line wins over the environment, which wins over the file.`
 	f.StringSlice("models", []string{"iforest", "kmeans"}, "models to fit")
 	f.Duration("idle-timeout", 60*time.Second, "flow idle timeout (capture time)")
 	f.Duration("active-timeout", 300*time.Second, "flow active timeout: longer flows are split")
-	f.Int("max-flows", 1_000_000, "flow table bound")
-	f.String("features", "flow", "feature set: flow (packet, Kitsune's AfterImage, is in extract only for now)")
+	f.Int("max-flows", 1_000_000, "flow table bound (--features packet: bound of each AfterImage table)")
+	f.String("features", "flow", "feature set: flow (flow records) or packet (Kitsune's AfterImage, one vector per IP packet)")
 	f.Duration("score-interval", 5*time.Second, "interval at which active flows are scored (detect uses the same)")
 	f.BoolP("quiet", "q", false, "no progress or summary on stderr")
 	cmd.SetOut(e.Stdout)
@@ -137,6 +141,10 @@ func options(c *cobra.Command) (Options, error) {
 	o.Active, _ = f.GetDuration("active-timeout")
 	o.MaxFlows, _ = f.GetInt("max-flows")
 	o.Snapshot, _ = f.GetDuration("score-interval")
+	o.Features, _ = f.GetString("features")
+	if o.Features == "" {
+		o.Features = "flow"
+	}
 	o.Quiet, _ = f.GetBool("quiet")
 	switch {
 	case len(o.Pcaps) == 0 && o.Dataset == "":
@@ -157,6 +165,8 @@ func options(c *cobra.Command) (Options, error) {
 		return o, cli.Usagef("--trees %d: want 1..%d", o.Trees, iforest.MaxTrees)
 	case o.MaxSamples < 2:
 		return o, cli.Usagef("--max-samples %d: want at least 2", o.MaxSamples)
+	case o.Features == "packet" && o.Dataset != "":
+		return o, cli.Usagef("--features packet reads captures: use it with --pcap, not --dataset")
 	}
 	if o.K != "auto" {
 		k, err := strconv.Atoi(o.K)
@@ -214,6 +224,15 @@ func (o Options) FitConfig(now func() time.Time) train.Config {
 // ExtractorConfig returns the feature extractor settings the options describe.
 func (o Options) ExtractorConfig() features.Config {
 	return features.Config{IdleTimeout: o.Idle, ActiveTimeout: o.Active, MaxFlows: o.MaxFlows, SnapshotInterval: o.Snapshot}
+}
+
+// PacketConfig returns the packet extractor settings the options
+// describe, or nil for the flow feature set.
+func (o Options) PacketConfig() *afterimage.Config {
+	if o.Features != "packet" {
+		return nil
+	}
+	return &afterimage.Config{MaxKeys: o.MaxFlows}
 }
 
 // Run trains and writes the bundle.
@@ -276,6 +295,7 @@ func fromCaptures(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 	cfg := train.CaptureConfig{
 		Paths:     o.Pcaps,
 		Extractor: o.ExtractorConfig(),
+		Packet:    o.PacketConfig(),
 		MaxRows:   o.MaxRows,
 		Fit:       o.FitConfig(e.Now),
 		Warn:      func(msg string) { log.Warn(msg) },
@@ -293,7 +313,11 @@ func fromCaptures(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
 	}
 	if err != nil {
 		if errors.Is(err, train.ErrTooFew) {
-			return nil, cli.Usagef("baseline too small: %v flow records (%d packets read); add captures or lower --min-flows", err, sum.Features.Packets)
+			what := "flow records"
+			if sum.Packet != nil {
+				what = "IP packets"
+			}
+			return nil, cli.Usagef("baseline too small: %v %s (%d packets read); add captures or lower --min-flows", err, what, sum.Features.Packets)
 		}
 		var ie *train.InputError
 		if errors.As(err, &ie) {
@@ -316,6 +340,12 @@ func printSummary(w io.Writer, s train.Summary) {
 	if s.Report.Rows == s.Report.HeldOut {
 		split = fmt.Sprintf("rows %d (small baseline: thresholds cross-fitted, every row scored by models that did not see it)", s.Report.Rows)
 	}
+	if p := s.Packet; p != nil {
+		fmt.Fprintf(w, "packets %d (%d IP: one vector each, %d table entries evicted), %s\n",
+			p.Packets, p.IP, p.Evicted, split)
+		printThresholds(w, s)
+		return
+	}
 	fmt.Fprintf(w, "packets %d (%d bytes, %d malformed), flows %d, records %d, %s\n",
 		st.Packets, st.Bytes, st.Malformed, st.FlowsEmitted, s.Records, split)
 	type pc struct {
@@ -330,6 +360,10 @@ func printSummary(w io.Writer, s train.Summary) {
 	}
 	sort.Strings(parts)
 	fmt.Fprintf(w, "per protocol (packets): %s\n", strings.Join(parts, ", "))
+	printThresholds(w, s)
+}
+
+func printThresholds(w io.Writer, s train.Summary) {
 	t := s.Report.Thresholds
 	fmt.Fprintf(w, "thresholds: iforest %.6g, kmeans %.6g (k=%d), ensemble %.6g\n", t.IForest, t.KMeans, s.Report.K, t.Ensemble)
 	var tm []string

@@ -114,7 +114,8 @@ func TestTrainRefusals(t *testing.T) {
 		{"too few flows", []string{"--pcap", baseline, "--out", out, "--min-flows", "100000"}, "need at least 100000"},
 		{"output exists", []string{"--pcap", baseline, "--out", exists}, "--force"},
 		{"bad k", []string{"--pcap", baseline, "--out", out, "--k", "zero"}, "--k"},
-		{"packet features", []string{"--pcap", baseline, "--out", out, "--features", "packet"}, "extract only"},
+		{"unknown features", []string{"--pcap", baseline, "--out", out, "--features", "bytes"}, "want flow or packet"},
+		{"packet features from a table", []string{"--dataset", "nsl-kdd:" + garbage, "--out", out, "--features", "packet"}, "use it with --pcap"},
 		{"unknown config key", []string{"--config", badCfg, "--out", out}, "unknown key(s) modle"},
 		{"bad flag", []string{"--pcap", baseline, "--out", out, "--trees", "many"}, "--trees"},
 	}
