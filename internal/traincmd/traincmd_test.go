@@ -159,3 +159,42 @@ func TestTrainEnvAndConfig(t *testing.T) {
 		t.Fatalf("seed = %d, want 3 (from the file)", m.Meta.Seed)
 	}
 }
+
+// TestTrainPackets: --features packet fits the same models on one vector
+// per IP packet, stores the packet schema and its extractor settings, and
+// is reproducible.
+func TestTrainPackets(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.vgl"), filepath.Join(dir, "b.vgl")
+	code, errs := run(t, nil, "--pcap", baseline, "--out", a, "--features", "packet", "--max-flows", "5000", "--max-rows", "4000")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "IP: one vector each") || !strings.Contains(errs, "written: packet") {
+		t.Errorf("summary does not speak of packets: %q", errs)
+	}
+	if code, errs := run(t, nil, "--pcap", baseline, "--out", b, "--features", "packet", "--max-flows", "5000", "--max-rows", "4000", "-q"); code != 0 {
+		t.Fatal(errs)
+	}
+	ba, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ba, bb) {
+		t.Error("same seed and input gave different packet bundles")
+	}
+	m, err := bundle.Load(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Schema.Name != "packet" || m.Schema.Len() != 115 {
+		t.Fatalf("schema %s with %d features, want packet with 115", m.Schema.Name, m.Schema.Len())
+	}
+	if string(m.Extractor) != `{"MaxKeys":5000}` {
+		t.Errorf("extractor settings %s, want MaxKeys from --max-flows", m.Extractor)
+	}
+	// The baseline has about 14,000 IP packets: the sample is bounded by
+	// --max-rows (a small sample is cross-fitted: every row is fitted and
+	// held out), and every row is a packet.
+	if m.Meta.Rows > 4000 || m.Meta.HeldOut > 4000 || m.Meta.Rows < 1000 || m.Meta.Packets < 10_000 {
+		t.Errorf("meta %+v: want at most 4000 rows of over 10,000 packets", m.Meta)
+	}
+}
