@@ -27,9 +27,17 @@ type flowRef struct {
 // its highest score per model (so "score ≥ threshold" holds exactly when
 // detect alerted on it) and the capture time of its first alert per model.
 type flowScores struct {
-	id    features.FlowID
-	max   []float64
-	first []int64
+	id     features.FlowID
+	max    []float64
+	first  []int64
+	attack bool // its label is not benign (set once labeled)
+}
+
+// packetScore is one packet's ensemble score and its 5-tuple's sample
+// (packet models only): 16 bytes a packet, for the per-packet ROC-AUC.
+type packetScore struct {
+	f     *flowScores
+	score float64
 }
 
 // group is a set of captures read together as one stream, labeled by a
@@ -110,6 +118,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 	names, th := modelNames(b)
 	in := &evaluate.Input{Models: names, Thresholds: th, LabelStarts: map[string]int64{}}
 	warn := func(msg string) { fmt.Fprintf(e.Stderr, "warning: %s\n", msg) }
+	var allPks []packetScore
 	for _, g := range groups {
 		src, err := capture.Open(g.paths, capture.Options{Warn: warn})
 		if err != nil {
@@ -117,6 +126,8 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		}
 		var mu sync.Mutex
 		flows := map[flowRef]*flowScores{}
+		// The group's packets, appended in scoring order (packet models).
+		var pks []packetScore
 		observe := func(ob *detect.Observation) {
 			ref := flowRef{id: ob.ID, seq: ob.Seq}
 			ref.id.End = 0
@@ -144,6 +155,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				f.id = ob.ID
 				return
 			}
+			pks = append(pks, packetScore{f, ob.Scores.Ensemble})
 			// The packets of one 5-tuple reach one worker, in order, but
 			// do not rely on it: keep the earliest packet's identity and
 			// the latest time.
@@ -185,6 +197,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			if label == "" {
 				label = evaluate.Benign
 			}
+			f.attack = label != evaluate.Benign
 			if earliest == 0 || f.id.Start < earliest {
 				earliest = f.id.Start
 			}
@@ -195,6 +208,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				in.LabelStarts[g.label] = earliest
 			}
 		}
+		allPks = append(allPks, pks...)
 		fps, err := bundle.FingerprintAll(src.Paths())
 		if err != nil {
 			return nil, cli.Usage(err)
@@ -203,6 +217,20 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			in.Inputs = append(in.Inputs, evaluate.Fingerprint(fp))
 		}
 
+	}
+	if packets && !o.Quiet {
+		scores := make([]float64, len(allPks))
+		attack := make([]bool, len(allPks))
+		na := 0
+		for i, p := range allPks {
+			scores[i], attack[i] = p.score, p.f.attack
+			if attack[i] {
+				na++
+			}
+		}
+		if auc, ok := rocAUC(scores, attack); ok {
+			fmt.Fprintf(e.Stderr, "per packet: ensemble ROC-AUC %.4f over %d packets (%d in attack 5-tuples); the report is per 5-tuple\n", auc, len(allPks), na)
+		}
 	}
 	if labels != nil {
 		for l, sp := range labels.Spans() {
@@ -225,6 +253,38 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		}
 	}
 	return in, nil
+}
+
+// rocAUC returns the area under the ROC curve of scores for the positives
+// marked in pos (the Mann–Whitney statistic, ties counted half), and false
+// when there are no positives or no negatives.
+func rocAUC(scores []float64, pos []bool) (float64, bool) {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
+	var np, nn, rankSum float64
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
+			j++
+		}
+		rank := float64(i+j+1) / 2 // average of ranks i+1..j
+		for _, k := range idx[i:j] {
+			if pos[k] {
+				np++
+				rankSum += rank
+			} else {
+				nn++
+			}
+		}
+		i = j
+	}
+	if np == 0 || nn == 0 {
+		return 0, false
+	}
+	return (rankSum - np*(np+1)/2) / (np * nn), true
 }
 
 // canonical returns a packet's 5-tuple in canonical order (lower address,

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -104,7 +106,10 @@ func TestPacketModel(t *testing.T) {
 	model := train(t, "--pcap", baseline, "--features", "packet")
 	dir := t.TempDir()
 	// The default follows the model; --features packet agrees with it.
-	rep, raw, _ := evalOK(t, "--model", model, "--pcap", mixed, "--labels", labelsFile, "--features", "packet", "--out", filepath.Join(dir, "report"), "-q")
+	rep, raw, stderr := evalOK(t, "--model", model, "--pcap", mixed, "--labels", labelsFile, "--features", "packet", "--out", filepath.Join(dir, "report"))
+	if !strings.Contains(stderr, "per packet: ensemble ROC-AUC 0.9") {
+		t.Errorf("no per-packet ROC-AUC of at least 0.9 on stderr: %q", stderr)
+	}
 	samples := packetSamples(t, mixed)
 	want := map[string]int{}
 	for _, l := range samples {
@@ -119,10 +124,10 @@ func TestPacketModel(t *testing.T) {
 
 	// detect's alerts, by 5-tuple and label.
 	alertsPath := filepath.Join(dir, "alerts.json")
-	var stdout, stderr bytes.Buffer
-	de := &detectcmd.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Dir: repo}
-	if code := cli.Run(detectcmd.New(de), []string{"--model", model, "--pcap", mixed, "--alerts", alertsPath, "-q"}, &stderr); code != 0 {
-		t.Fatalf("detect: exit %d: %s", code, stderr.String())
+	var stdout, derr bytes.Buffer
+	de := &detectcmd.Env{Stdout: &stdout, Stderr: &derr, Getenv: func(string) string { return "" }, Dir: repo}
+	if code := cli.Run(detectcmd.New(de), []string{"--model", model, "--pcap", mixed, "--alerts", alertsPath, "-q"}, &derr); code != 0 {
+		t.Fatalf("detect: exit %d: %s", code, derr.String())
 	}
 	fh, err := os.Open(alertsPath)
 	if err != nil {
@@ -204,6 +209,32 @@ func TestFeaturesMismatch(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
 			t.Errorf("--features %s: a refused run wrote a report", tc.flag)
+		}
+	}
+}
+
+func TestROCAUC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		scores []float64
+		pos    []bool
+		want   float64
+		ok     bool
+	}{
+		{"separated", []float64{1, 2, 3, 4}, []bool{false, false, true, true}, 1, true},
+		{"inverted", []float64{1, 2, 3, 4}, []bool{true, true, false, false}, 0, true},
+		// Pairs (pos, neg): (3,1) win, (3,4) loss, (2,1) win, (2,4) loss: 2 of 4.
+		{"half", []float64{1, 2, 3, 4}, []bool{false, true, true, false}, 0.5, true},
+		// All tied: every pair counts half.
+		{"ties", []float64{5, 5, 5}, []bool{true, false, false}, 0.5, true},
+		// (2 vs 1) win, (2 vs 2) half: 1.5 of 2.
+		{"one tie", []float64{1, 2, 2}, []bool{false, false, true}, 0.75, true},
+		{"no negatives", []float64{1, 2}, []bool{true, true}, 0, false},
+		{"empty", nil, nil, 0, false},
+	} {
+		got, ok := rocAUC(tc.scores, tc.pos)
+		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
 	}
 }
