@@ -94,6 +94,7 @@ func New(env *Env) *cobra.Command {
 flow when it ends and every active flow each --score-interval of capture time, and
 writes one EVE-style JSON object per alert to --alerts (default stdout). At the end, or
 on SIGINT/SIGTERM, every open flow is scored, every output flushed, and a summary printed.
+A packet model (train --features packet) scores every IP packet as it arrives instead.
 
 --demo trains on the sample baseline shipped in testdata/lab/, detects on the sample
 mixed capture beside it and prints the top alerts and a summary: no network, no root.

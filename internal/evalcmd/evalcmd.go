@@ -47,7 +47,8 @@ func New(env *Env) *cobra.Command {
 the scores of long flows while they are active) or every row of a labeled table, joins
 the labels, and writes DIR/report.json, DIR/report.md, DIR/roc.png and DIR/pr.png: ROC-AUC,
 PR-AUC, precision/recall/F1/FPR at the calibrated thresholds, per-label recall, ROC-AUC
-and time to first detection, for each model and the ensemble.
+and time to first detection, for each model and the ensemble. A packet model (train
+--features packet) scores every IP packet; its samples are the bidirectional 5-tuples.
 
 Labels: --labels FILE is a label windows CSV (start,end,src,dst,label and optional
 sport,dport,proto; see DESIGN.md), or give --pcap FILE=LABEL to label every flow of a

@@ -70,6 +70,8 @@ func New(env *Env) *cobra.Command {
 or directories of them), keeps a uniform sample of at most --max-rows flows, fits
 the scaler, the isolation forest and k-means, calibrates each model's threshold on
 a held-out part of the baseline for --target-fpr, and writes one bundle atomically.
+With --features packet the vectors are Kitsune's AfterImage statistics of every IP
+packet instead (--max-rows and --min-flows then count packets).
 
 Every flag can also be set as VIGIL_<FLAG> in the environment (e.g.
 VIGIL_TARGET_FPR=0.01) or as a key in the YAML file given with --config;
