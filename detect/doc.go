@@ -81,5 +81,9 @@
 // The pipeline sees the extractor and the model through small interfaces
 // (Extractor, Model, Scorer) so that it can be tested with doubles, and so
 // that a transport can later stand between "vectors produced" and
-// "vectors scored". adapt.go adapts features.Extractor and bundle.Bundle.
+// "vectors scored". adapt.go adapts features.Extractor and bundle.Bundle;
+// packet.go adapts afterimage.Extractor for packet models
+// (NewPacketExtractor: one record per IP packet, emitted as it arrives,
+// never final; nothing allocated per packet once its tables have grown;
+// FeatureSet and PacketConfig read a bundle's feature set and settings).
 package detect

@@ -5,6 +5,8 @@
 // held-out scores for a target false-positive rate.
 //
 // The rows come from the caller (flow records of baseline captures, or the
-// benign rows of a labeled table); train reads no files and no clock. One
-// seed gives a bit-identical bundle.
+// benign rows of a labeled table, or with CaptureConfig.Packet one
+// AfterImage vector per IP packet, ExtractPackets, grouped by bidirectional
+// 5-tuple); train reads no files and no clock. One seed gives a
+// bit-identical bundle.
 package train
