@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"os"
 	"sync"
 	"testing"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/vigil-nids/vigil/features/afterimage"
 	"github.com/vigil-nids/vigil/models"
 	"github.com/vigil-nids/vigil/models/bundle"
+	"github.com/vigil-nids/vigil/models/kmeans"
+	"github.com/vigil-nids/vigil/train"
 )
 
 // packetSample is 600 frames of the lab sample (see
@@ -188,4 +191,32 @@ func TestPacketConfig(t *testing.T) {
 			t.Errorf("FeatureSet = %q", FeatureSet(b))
 		}
 	}
+}
+
+// BenchmarkDetectPackets runs packet mode (AfterImage per IP packet,
+// scoring every packet with both models, alerts to memory) over the
+// sample mixed capture held in memory.
+func BenchmarkDetectPackets(b *testing.B) {
+	if _, err := os.Stat(labBaseline); err != nil {
+		b.Skipf("sample lab data absent: %v", err)
+	}
+	pc := afterimage.Config{}
+	bun, _, err := train.FromCaptures(train.CaptureConfig{Paths: []string{labBaseline}, Packet: &pc, MaxRows: 20000,
+		Fit: train.Config{Seed: 7, KMeans: kmeans.Config{K: 8}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkts := readAll(b, labMixed)
+	model := FromBundle(bun)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		var mem Memory
+		sum, err := New(model, Config{Block: true, NewExtractor: NewPacketExtractor(pc)}).Run(context.Background(), &memSource{pkts: pkts}, &mem)
+		if err != nil || sum.Packets != uint64(len(pkts)) || sum.Records == 0 || sum.Scored != sum.Records || sum.Alerts == 0 {
+			b.Fatalf("run: %v, %d packets of %d, %d records, %d scored, %d alerts", err, sum.Packets, len(pkts), sum.Records, sum.Scored, sum.Alerts)
+		}
+		n += len(pkts)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
 }
