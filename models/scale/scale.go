@@ -75,10 +75,22 @@ type Config struct {
 	// ConstantScale is the scale of a feature that is constant on the
 	// baseline (default 1). Such a feature carries the strongest signal an
 	// unsupervised model can get — a value never seen in normal traffic —
-	// and a small scale makes a departure from it count: train uses 0.1,
+	// and a small scale makes a departure from it count: train uses 0.05,
 	// so a count feature going from 0 to 1 (0.69 after log1p) moves a flow
-	// about 7 scaled units.
+	// about 14 scaled units.
 	ConstantScale float64
+	// TailZ, when positive, widens a feature's scale where needed so that
+	// its 1st and 99th percentiles (after log1p where set; the order
+	// statistics at ranks ⌊n/100⌋ and ⌊99n/100⌋ of its n finite values) lie
+	// within TailZ scaled units of its centre. Standardising assumes a bell curve; a
+	// feature that is zero on most rows and something else on a few gets
+	// a standard deviation so small that the values those few normal rows
+	// carry land 10 or more units out, as far as an anomaly's. With TailZ
+	// at the normal's 99th percentile (2.326, what train uses), a value 1
+	// in 100 baseline rows carries counts as that, and a value the
+	// baseline never held still counts in full (a constant feature keeps
+	// ConstantScale).
+	TailZ float64
 }
 
 // Scaler maps raw feature vectors to scaled ones. Its exported fields are
@@ -175,6 +187,14 @@ func Fit(X *mat.Dense, cfg Config) (*Scaler, error) {
 		s.Center[j] = c
 		if sc > 0 && !math.IsInf(sc, 0) && !math.IsNaN(sc) {
 			s.Scale[j] = sc
+		}
+		if cfg.TailZ > 0 {
+			// The order statistics at ranks ⌊n/100⌋ and ⌊99n/100⌋.
+			m := len(tr)
+			lo, hi := tr[int(0.01*float64(m))], tr[min(m-1, int(0.99*float64(m)))]
+			if t := max(hi-c, c-lo) / cfg.TailZ; t > s.Scale[j] && !math.IsInf(t, 0) {
+				s.Scale[j] = t
+			}
 		}
 	}
 	if err := s.Validate(); err != nil {

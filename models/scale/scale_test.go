@@ -293,6 +293,49 @@ func TestConstantScale(t *testing.T) {
 	}
 }
 
+// TestTailZ: a column that is 0 on 98 rows and 1 on 2 has a standard
+// deviation of 0.14, which puts the value 1 seven units out; with TailZ its
+// 99th percentile (rank ⌊99n/100⌋ = the first 1) lands exactly TailZ units
+// from the centre. A column whose tails are already within reach, a
+// constant column and TailZ 0 keep their scales.
+func TestTailZ(t *testing.T) {
+	const n, z = 100, 2.3263478740408408
+	data := make([]float64, 0, 3*n)
+	for i := range n {
+		rare := 0.0
+		if i >= n-2 {
+			rare = 1
+		}
+		data = append(data, rare, float64(i%10), 5)
+	}
+	X := mat.NewDense(n, 3, data)
+	plain, err := Fit(X, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := Fit(X, Config{TailZ: z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, sd := 0.02, math.Sqrt(0.02*0.98)
+	if !near(plain.Scale[0], sd) {
+		t.Fatalf("plain scale %v, want %v", plain.Scale[0], sd)
+	}
+	if want := (1 - mean) / z; !near(wide.Scale[0], want) {
+		t.Errorf("TailZ scale %v, want %v", wide.Scale[0], want)
+	}
+	if got := wide.TransformTo(nil, []float64{1, 0, 5})[0]; !near(got, z) {
+		t.Errorf("the rare value scales to %v, want %v", got, z)
+	}
+	// 0..9 uniform: sd 2.87, 99th percentile 9 is 1.57 sd out: unchanged.
+	if wide.Scale[1] != plain.Scale[1] {
+		t.Errorf("a column with reachable tails moved: %v -> %v", plain.Scale[1], wide.Scale[1])
+	}
+	if wide.Scale[2] != plain.Scale[2] || wide.Scale[2] != 1 {
+		t.Errorf("constant column's scale %v, want 1", wide.Scale[2])
+	}
+}
+
 // TestSlog1pTable: the tabulated whole numbers, the values around the
 // table's ends and between its entries, signed zeros and non-finite
 // values give exactly sign(v)·math.Log1p(|v|).
