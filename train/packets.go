@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"errors"
-	"hash/fnv"
 	"io"
 
 	"github.com/vigil-nids/vigil/capture"
@@ -45,9 +44,17 @@ func PacketGroup(id afterimage.PacketID) uint64 {
 	if c := bytes.Compare(a[:], b[:]); c > 0 || c == 0 && pa > pb {
 		a, b, pa, pb = b, a, pb, pa
 	}
-	h := fnv.New64a()
-	h.Write(a[:])
-	h.Write(b[:])
-	h.Write([]byte{byte(pa >> 8), byte(pa), byte(pb >> 8), byte(pb), id.Proto})
-	return h.Sum64()
+	// FNV-1a, inline: no hasher or slice per packet.
+	h := uint64(14695981039346656037)
+	add := func(c byte) { h = (h ^ uint64(c)) * 1099511628211 }
+	for _, c := range a {
+		add(c)
+	}
+	for _, c := range b {
+		add(c)
+	}
+	for _, c := range [...]byte{byte(pa >> 8), byte(pa), byte(pb >> 8), byte(pb), id.Proto} {
+		add(c)
+	}
+	return h
 }
