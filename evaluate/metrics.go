@@ -103,6 +103,32 @@ const (
 	maxPlotPoints  = 4 * plotResolution
 )
 
+// ROCAUC returns the area under the ROC curve of scores for the samples
+// marked positive (the Mann-Whitney statistic, ties counted half: what
+// report.json's roc_auc is), and false when there is no positive or no
+// negative sample, or a score is NaN. pos must be as long as scores. It
+// sorts in O(n) (the report's radix sort).
+func ROCAUC(scores []float64, pos []bool) (float64, bool) {
+	if len(pos) != len(scores) {
+		panic("evaluate: ROCAUC: scores and pos differ in length")
+	}
+	xs := make([]scored, len(scores))
+	for i, s := range scores {
+		if math.IsNaN(s) {
+			return 0, false
+		}
+		xs[i] = scored{k: descKey(s)}
+		if pos[i] {
+			xs[i].c = 1
+		}
+	}
+	rk := rank(xs, make([]scored, len(xs)), 2, make([]int64, 2))
+	if rk.pos == 0 || rk.neg == 0 {
+		return 0, false
+	}
+	return float64(rk.twoU) / (2 * float64(rk.pos) * float64(rk.neg)), true
+}
+
 // rank sorts xs by descending score (in place; tmp is scratch of the same
 // length) and computes r. nLabels is the number of classes including
 // benign; tally is scratch of that length. It runs in O(n): a radix sort,

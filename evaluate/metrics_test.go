@@ -319,3 +319,30 @@ func TestRadixOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestROCAUC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		scores []float64
+		pos    []bool
+		want   float64
+		ok     bool
+	}{
+		{"separated", []float64{1, 2, 3, 4}, []bool{false, false, true, true}, 1, true},
+		{"inverted", []float64{1, 2, 3, 4}, []bool{true, true, false, false}, 0, true},
+		// Pairs (pos, neg): (3,1) win, (3,4) loss, (2,1) win, (2,4) loss: 2 of 4.
+		{"half", []float64{1, 2, 3, 4}, []bool{false, true, true, false}, 0.5, true},
+		// All tied: every pair counts half.
+		{"ties", []float64{5, 5, 5}, []bool{true, false, false}, 0.5, true},
+		// (2 vs 1) win, (2 vs 2) half: 1.5 of 2.
+		{"one tie", []float64{1, 2, 2}, []bool{false, false, true}, 0.75, true},
+		{"no negatives", []float64{1, 2}, []bool{true, true}, 0, false},
+		{"empty", nil, nil, 0, false},
+		{"NaN", []float64{1, math.NaN()}, []bool{false, true}, 0, false},
+	} {
+		got, ok := ROCAUC(tc.scores, tc.pos)
+		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}

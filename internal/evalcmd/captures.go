@@ -228,7 +228,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				na++
 			}
 		}
-		if auc, ok := rocAUC(scores, attack); ok {
+		if auc, ok := evaluate.ROCAUC(scores, attack); ok {
 			fmt.Fprintf(e.Stderr, "per packet: ensemble ROC-AUC %.4f over %d packets (%d in attack 5-tuples); the report is per 5-tuple\n", auc, len(allPks), na)
 		}
 	}
@@ -253,38 +253,6 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		}
 	}
 	return in, nil
-}
-
-// rocAUC returns the area under the ROC curve of scores for the positives
-// marked in pos (the Mann–Whitney statistic, ties counted half), and false
-// when there are no positives or no negatives.
-func rocAUC(scores []float64, pos []bool) (float64, bool) {
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
-	var np, nn, rankSum float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
-			j++
-		}
-		rank := float64(i+j+1) / 2 // average of ranks i+1..j
-		for _, k := range idx[i:j] {
-			if pos[k] {
-				np++
-				rankSum += rank
-			} else {
-				nn++
-			}
-		}
-		i = j
-	}
-	if np == 0 || nn == 0 {
-		return 0, false
-	}
-	return (rankSum - np*(np+1)/2) / (np * nn), true
 }
 
 // canonical returns a packet's 5-tuple in canonical order (lower address,
