@@ -63,13 +63,19 @@ func (s *bundleScorer) ExplainScored(dst []models.Contribution, raw []float64, s
 // yields the zero Config (the defaults).
 func ExtractorConfig(b *bundle.Bundle) (features.Config, error) {
 	var c features.Config
+	return c, extractorSettings(b, &c, "model extractor settings")
+}
+
+// extractorSettings decodes b's extractor settings into c, leaving c as
+// it is when the bundle has none.
+func extractorSettings(b *bundle.Bundle, c any, what string) error {
 	if len(b.Extractor) == 0 {
-		return c, nil
+		return nil
 	}
-	if err := json.Unmarshal(b.Extractor, &c); err != nil {
-		return c, fmt.Errorf("model extractor settings: %w", err)
+	if err := json.Unmarshal(b.Extractor, c); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return c, nil
+	return nil
 }
 
 // NewFeaturesExtractor returns a features.Extractor as an Extractor.

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/vigil-nids/vigil/capture"
@@ -28,11 +27,8 @@ func FeatureSet(b *bundle.Bundle) string { return b.Schema.Name }
 // zero Config (the defaults).
 func PacketConfig(b *bundle.Bundle) (afterimage.Config, error) {
 	var c afterimage.Config
-	if len(b.Extractor) == 0 {
-		return c, nil
-	}
-	if err := json.Unmarshal(b.Extractor, &c); err != nil {
-		return c, fmt.Errorf("model packet extractor settings: %w", err)
+	if err := extractorSettings(b, &c, "model packet extractor settings"); err != nil {
+		return c, err
 	}
 	if c.MaxKeys < 0 {
 		return c, fmt.Errorf("model packet extractor settings: MaxKeys %d", c.MaxKeys)

@@ -189,21 +189,29 @@ func TestDemoRefusesOtherFlags(t *testing.T) {
 // countPackets counts a capture's packets with capture.Open.
 func countPackets(t *testing.T, path string) uint64 {
 	t.Helper()
+	var n uint64
+	eachPacket(t, path, func([]byte, capture.CaptureInfo) { n++ })
+	return n
+}
+
+// eachPacket calls fn with every packet of the capture at path, read with
+// capture.Open, and fails the test on a read error.
+func eachPacket(t *testing.T, path string, fn func(data []byte, ci capture.CaptureInfo)) {
+	t.Helper()
 	src, err := capture.Open([]string{path}, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var n uint64
 	for {
-		_, _, err := src.ReadPacket()
+		data, ci, err := src.ReadPacket()
 		if err == io.EOF {
-			return n
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		n++
+		fn(data, ci)
 	}
 }
 

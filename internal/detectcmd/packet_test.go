@@ -3,7 +3,6 @@ package detectcmd
 import (
 	"bufio"
 	"encoding/json"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -26,24 +25,12 @@ func packetTuples(t *testing.T, path string) (map[tuple]string, uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := capture.Open([]string{path}, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	span := map[tuple][2]int64{}
 	var ip uint64
-	for {
-		data, ci, err := src.ReadPacket()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachPacket(t, path, func(data []byte, ci capture.CaptureInfo) {
 		tu, ok := frameTuple(data)
 		if !ok {
-			continue
+			return
 		}
 		ip++
 		s, seen := span[tu]
@@ -52,7 +39,7 @@ func packetTuples(t *testing.T, path string) (map[tuple]string, uint64) {
 		}
 		s[1] = ci.Timestamp
 		span[tu] = s
-	}
+	})
 	out := make(map[tuple]string, len(span))
 	for tu, s := range span {
 		l, _ := labels.Match(features.FlowID{Start: s[0], End: s[1], Src: tu.a, Dst: tu.b, Sport: tu.aPort, Dport: tu.bPort, Proto: tu.proto})
@@ -166,25 +153,13 @@ func TestPacketFeatures(t *testing.T) {
 	if s.PcapPackets == 0 {
 		t.Fatal("no packets written to the anomaly pcap")
 	}
-	src, err := capture.Open([]string{pcapPath}, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	var n uint64
-	for {
-		data, _, err := src.ReadPacket()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachPacket(t, pcapPath, func(data []byte, _ capture.CaptureInfo) {
 		n++
 		if tu, ok := frameTuple(data); !ok || !alerted[tu] {
 			t.Fatalf("anomaly pcap packet %d (%+v) belongs to no alerted 5-tuple", n, tu)
 		}
-	}
+	})
 	if n != s.PcapPackets {
 		t.Errorf("anomaly pcap has %d packets, the summary says %d", n, s.PcapPackets)
 	}
