@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -77,15 +78,7 @@ func (c *CSVWriter) appendRow(b []byte, r *Record, cid bool) ([]byte, error) {
 	b = append(b, ',')
 	b = AppendUnixNano(b, r.End)
 	b = append(b, ',')
-	b = r.Src.AppendTo(b)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(r.Sport), 10)
-	b = append(b, ',')
-	b = r.Dst.AppendTo(b)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(r.Dport), 10)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(r.Proto), 10)
+	b = AppendTuple(b, r.Src, r.Sport, r.Dst, r.Dport, r.Proto)
 	b = append(b, ',')
 	if cid && r.CommunityID == "" {
 		b = AppendCommunityID(b, &r.FlowID)
@@ -232,3 +225,18 @@ func (p *ParquetWriter) Write(r *Record) error {
 
 // Close writes the Parquet footer.
 func (p *ParquetWriter) Close() error { return p.w.Close() }
+
+// AppendTuple appends the CSV columns src,sport,dst,dport,proto (addresses
+// in netip's text form, numbers in decimal), as the flow and packet
+// writers print them.
+func AppendTuple(b []byte, src netip.Addr, sport uint16, dst netip.Addr, dport uint16, proto uint8) []byte {
+	b = src.AppendTo(b)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(sport), 10)
+	b = append(b, ',')
+	b = dst.AppendTo(b)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(dport), 10)
+	b = append(b, ',')
+	return strconv.AppendUint(b, uint64(proto), 10)
+}

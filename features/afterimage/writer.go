@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/vigil-nids/vigil/features"
 )
@@ -61,15 +60,7 @@ func (c *CSVWriter) Write(id PacketID, v []float64) error {
 	}
 	b := features.AppendUnixNano(c.buf[:0], id.Timestamp)
 	b = append(b, ',')
-	b = id.Src.AppendTo(b)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(id.SrcPort), 10)
-	b = append(b, ',')
-	b = id.Dst.AppendTo(b)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(id.DstPort), 10)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(id.Proto), 10)
+	b = features.AppendTuple(b, id.Src, id.SrcPort, id.Dst, id.DstPort, id.Proto)
 	for _, x := range v {
 		b = append(b, ',')
 		b = features.AppendFloat(b, x)
