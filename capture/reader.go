@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bufio"
-
 	"errors"
 	"fmt"
 	"io"
@@ -246,6 +245,9 @@ func (r *Reader) readHeader() error {
 	r.fmt = fmtPcap
 	h, err := r.br.Peek(24)
 	if len(h) < 24 {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("capture: open %q: %w", r.name, err) // a read error, not a short file
+		}
 		return fmt.Errorf("capture: open %q: truncated pcap header (%d bytes)", r.name, len(h))
 	}
 	magic := r.u32(h)
@@ -362,6 +364,9 @@ func (r *Reader) readPcap() ([]byte, CaptureInfo, error) {
 func (r *Reader) readSHB() (ok bool, err error) {
 	h, err := r.br.Peek(12)
 	if len(h) < 12 {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, err // a read error, not a short block
+		}
 		return false, nil
 	}
 	switch bom := le32(h[8:]); bom {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -472,5 +473,20 @@ func TestCorruptPcapNG(t *testing.T) {
 	r, _ := NewReader(bytes.NewReader(b), "unknown", Options{Warn: func(s string) { t.Error(s) }})
 	if got := readAll(t, r); len(got) != 19 {
 		t.Errorf("unknown block: %d packets, want 19", len(got))
+	}
+}
+
+// TestHeaderReadError: a read error inside a file header is reported as
+// that error, not as a short or foreign file.
+func TestHeaderReadError(t *testing.T) {
+	disk := errors.New("disk went away")
+	pcapMagic := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0} // pcap, µs, little-endian: 8 of 24 header bytes
+	ngStart := []byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0}  // SHB type and length: 8 of its first 12 bytes
+	for name, head := range map[string][]byte{"pcap": pcapMagic, "pcapng": ngStart} {
+		r := io.MultiReader(bytes.NewReader(head), iotest.ErrReader(disk))
+		_, err := NewReader(r, name, Options{})
+		if !errors.Is(err, disk) {
+			t.Errorf("%s: %v, want the read error", name, err)
+		}
 	}
 }

@@ -136,7 +136,7 @@ func TestAppendJSONNoAllocs(t *testing.T) {
 // strings and floats.
 func FuzzAppendJSON(f *testing.F) {
 	f.Add("syn_ratio", "1:abc=", "a<b>&\"\\\n", 1.5, math.Inf(1))
-	f.Add("\xff", "\u2028", "", math.NaN(), -0.0)
+	f.Add("\xff", "\u2028", "", math.NaN(), math.Copysign(0, -1)) // a real negative zero
 	f.Fuzz(func(t *testing.T, name, community, model string, v, s float64) {
 		id := features.FlowID{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: 6}
 		j := &job{id: id, community: community, final: true}

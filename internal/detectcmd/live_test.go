@@ -197,7 +197,6 @@ type liveRun struct {
 	alerts   []*eveAlert
 	sum      summaryJSON
 	sent     []frame
-	stderr   string
 	duration time.Duration
 }
 
