@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 )
 
@@ -29,6 +30,18 @@ type Sample struct {
 	// interim score of a still-active flow — or 0 for never. It may be nil
 	// (feature tables), which means no alert times are known.
 	FirstAlert []int64
+	// Flow names the sample in samples.csv: the flow's 5-tuple as
+	// "proto src sport dst dport" fields, or empty for rows of a table.
+	Flow *FlowKey
+}
+
+// FlowKey is a flow's identity as samples.csv prints it. Src sent the
+// flow's first packet.
+type FlowKey struct {
+	Proto    string
+	Src, Dst netip.Addr
+	Sport    uint16
+	Dport    uint16
 }
 
 // Fingerprint identifies one input file.

@@ -47,7 +47,8 @@ func New(env *Env) *cobra.Command {
 the scores of long flows while they are active) or every row of a labeled table, joins
 the labels, and writes DIR/report.json, DIR/report.md, DIR/roc.png and DIR/pr.png: ROC-AUC,
 PR-AUC, precision/recall/F1/FPR at the calibrated thresholds, per-label recall, ROC-AUC
-and time to first detection, for each model and the ensemble. A packet model (train
+and time to first detection, for each model and the ensemble. DIR/samples.csv holds one
+line per flow (or row): its label, 5-tuple, span, and each model's score and alert. A packet model (train
 --features packet) scores every IP packet; its samples are the bidirectional 5-tuples.
 
 Labels: --labels FILE is a label windows CSV (start,end,src,dst,label and optional
@@ -65,7 +66,7 @@ file. Flows that match no label row are benign.`,
 	f.StringSlice("pcap", nil, "capture file or directory, or FILE=LABEL (repeatable)")
 	f.String("labels", "", "label windows CSV for the captures")
 	f.String("dataset", "", "labeled table FORMAT:PATH (nsl-kdd, unsw-nb15, cic-ids)")
-	f.StringP("out", "o", "", "directory for report.json, report.md, roc.png, pr.png")
+	f.StringP("out", "o", "", "directory for report.json, report.md, roc.png, pr.png, samples.csv")
 	f.Bool("force", false, "overwrite the reports in an existing --out directory")
 	f.Duration("label-slack", datasets.DefaultSlack, "widen every label window by this much on both sides")
 	f.String("features", "", "feature set: flow or packet (Kitsune's AfterImage: packets scored, samples per 5-tuple); default and only choice: the model's")
@@ -149,6 +150,9 @@ func Run(o Options, e *Env) error {
 		return cli.Usage(fmt.Errorf("--out: %w", err))
 	}
 	if err := rep.WriteDir(o.Out); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := evaluate.WriteSamples(o.Out, in); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if !o.Quiet {
@@ -235,7 +239,7 @@ func scoreTable(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error) {
 }
 
 func printSummary(w io.Writer, rep *evaluate.Report, dir string) {
-	fmt.Fprintf(w, "report written to %s (report.json, report.md, roc.png, pr.png)\n", dir)
+	fmt.Fprintf(w, "report written to %s (report.json, report.md, roc.png, pr.png, samples.csv)\n", dir)
 	f := func(p *float64) string {
 		if p == nil {
 			return "   -  "
