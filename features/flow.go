@@ -63,10 +63,11 @@ const (
 	stFinFwd
 	stFinBwd
 	stRST
-	stClosing // FIN both ways or RST: waiting out the grace period
-	stWinFwd  // win[0] set
-	stWinBwd  // win[1] set
-	stDirty   // packets since the last emission (snapshots)
+	stClosing        // FIN both ways or RST: waiting out the grace period
+	stWinFwd         // win[0] set
+	stWinBwd         // win[1] set
+	stDirty          // packets since the last emission (snapshots)
+	stFwdClosedFirst // the first FIN or RST came from the forward side
 )
 
 const nilSlot = ^uint32(0)
@@ -172,6 +173,9 @@ func (f *flow) addTCP(p *packet, fwd, first bool) {
 		} else {
 			f.state |= stTCPMid
 		}
+	}
+	if fl&(flagFIN|flagRST) != 0 && fwd && f.state&(stFinFwd|stFinBwd|stRST) == 0 {
+		f.state |= stFwdClosedFirst
 	}
 	if fl&flagFIN != 0 {
 		sat16(&f.flags[fcFIN])

@@ -19,7 +19,7 @@ type group struct {
 // Version 2 added the application hints (hints.go) and the host, service
 // and beaconing context (context.go). Version 4: beacon_iat_cv goes
 // negative by the evidence of clockwork timing (context.go, regularity).
-const FlowSchemaVersion = 4
+const FlowSchemaVersion = 5
 
 var flowGroups = []group{
 	{"volume", volumeFeatures, appendVolume},

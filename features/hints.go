@@ -30,6 +30,11 @@ type appState struct {
 	cleartext                  bool
 	sshBanner                  uint8 // bit 0: client banner, bit 1: server banner
 	sshAfter                   uint16
+	sshLastReply               uint16 // payload length of the server's last packet after the banners
+	sshClientSince             bool   // a client packet came after that server packet
+	sshRepeats                 uint16 // server replies repeating the previous reply's length
+	fwdPayload                 bool   // the initiator has sent payload
+	unparsed                   bool   // its first payload started no protocol the hints know
 	tlsHello                   bool
 	tlsVersion                 uint16
 	tlsSNILen                  uint8
@@ -99,6 +104,10 @@ func sat(x *uint16) {
 // packets so far.
 func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
 	a.seen = true
+	if fwd && !a.fwdPayload {
+		a.fwdPayload = true
+		a.unparsed = p.proto == 6 && !knownRequest(p, pl)
+	}
 	if p.proto == 17 && (p.sport == 53 || p.dport == 53) && p.dns.ok {
 		a.addDNS(p, pl)
 		return
@@ -133,6 +142,7 @@ func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
 	}
 	if a.sshBanner == 3 {
 		sat(&a.sshAfter)
+		a.addSSHEncrypted(len(pl), fwd)
 		return
 	}
 	if n > maxHintPkts { // the payload is not even looked at
@@ -161,6 +171,64 @@ func (a *appState) addApp(p *packet, pl []byte, fwd bool, n uint32) {
 			sat(&a.httpErr)
 		}
 	}
+}
+
+// sshReplyWindow: server packets after the banners that are compared
+// for repeated lengths. Password guessing happens right after the key
+// exchange; the echoes of an interactive session come later.
+const sshReplyWindow = 48
+
+// addSSHEncrypted accounts one payload packet of an SSH flow after both
+// banners, when only its length is visible. A failed authentication gets
+// a USERAUTH_FAILURE whose encrypted length repeats for every attempt, so
+// a server reply as long as the previous one, with client packets in
+// between, counts as a repeated failure (the idea of Zeek's SSH
+// authentication heuristic, which also judges by sizes). A key-based
+// login answers each client step with a reply of a different length.
+func (a *appState) addSSHEncrypted(n int, fwd bool) {
+	if fwd {
+		a.sshClientSince = true
+		return
+	}
+	if a.sshAfter > sshReplyWindow {
+		return
+	}
+	n = min(n, math.MaxUint16)
+	if a.sshClientSince && uint16(n) == a.sshLastReply {
+		sat(&a.sshRepeats)
+	}
+	a.sshLastReply, a.sshClientSince = uint16(n), false
+}
+
+// knownRequest reports whether pl, the initiator's first TCP payload,
+// starts a protocol the hints recognise: DNS over TCP, an HTTP/1.x
+// request, a TLS handshake, an SSH identification, Telnet option
+// negotiation, or a line of text starting with a letter or digit (the
+// commands of FTP, SMTP, POP3, IMAP and most line protocols). A service
+// probe that sends binary or blank lines to a text service is not one.
+func knownRequest(p *packet, pl []byte) bool {
+	if p.sport == 53 || p.dport == 53 {
+		return true
+	}
+	switch c := pl[0]; {
+	case c == 0x16 && len(pl) > 1 && pl[1] == 3: // TLS handshake record
+		return true
+	case c == 0xff: // Telnet IAC
+		return true
+	case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9':
+	default:
+		return false
+	}
+	// A text line: printable up to its end (or the first 64 bytes).
+	for _, c := range pl[:min(len(pl), 64)] {
+		switch {
+		case c == '\r' || c == '\n':
+			return true
+		case c < 0x20 && c != '\t' || c >= 0x7f:
+			return false
+		}
+	}
+	return true
 }
 
 // addDNS accounts a DNS message whose header parsed (p.dns) and analyses
@@ -620,6 +688,9 @@ var hintFeatures = []Feature{
 	ft("cleartext_credentials", "bool", "1 when the flow carried credentials in clear (FTP/POP3/IMAP login, Telnet, HTTP Basic)", false),
 	ft("ssh_pkts_after_banner", "packets", "payload packets of an SSH flow after both banners (key exchange and everything after)", true),
 	ft("ssh_early_close", "bool", "1 when an SSH flow closed (FIN/RST) with at most 20 payload packets after the banners: no session ran", false),
+	ft("ssh_repeated_replies", "replies", "server packets among the first 48 after the SSH banners as long as the server's previous packet, with client packets in between: repeated authentication failures", true),
+	ft("unparsed_request", "bool", "1 when the initiator's first TCP payload starts no protocol the hints know (HTTP request, TLS, SSH, DNS, Telnet, a text command line): binary or blank probes of a service", false),
+	ft("client_silent_close", "bool", "1 when the responder sent payload, the initiator sent none and closed first (FIN or RST): a banner grab", false),
 	ft("tls_client_hello", "bool", "1 when the initiator sent a TLS ClientHello", false),
 	ft("tls_version", "version", "highest TLS version offered (0x0303 = 771 is TLS 1.2, 772 is 1.3; 0 when none)", false),
 	ft("tls_sni_len", "chars", "length of the ClientHello server name (0 when none)", true),
@@ -632,13 +703,14 @@ func share(n, d uint16) float64 {
 	return float64(n) / float64(d)
 }
 
-var noHints [28]float64
+var noHints [31]float64
 
 func appendHints(dst []float64, f *flow, a *appState) []float64 {
 	if a == nil || !a.seen { // most flows: no payload parsed, all zero
 		return append(dst, noHints[:len(hintFeatures)]...)
 	}
 	early := a.sshBanner == 3 && a.sshAfter <= sshEarlyClosePkts && f.state&(stRST|stFinFwd|stFinBwd) != 0
+	silent := f.state&stFwdClosedFirst != 0 && f.fwdBytes == f.fwdHdr && f.bwdBytes > f.bwdHdr
 	return append(dst,
 		float64(a.dnsQ), float64(a.dnsNameMax), float64(a.dnsLabelsMax), float64(a.dnsLongestLabel),
 		float64(a.dnsEntropy)/1000, float64(a.dnsDigit)/255, float64(a.dnsHex)/255,
@@ -648,5 +720,6 @@ func appendHints(dst []float64, f *flow, a *appState) []float64 {
 		float64(a.httpUALen), b2f(a.httpTool), share(a.httpErr, a.httpResp),
 		float64(a.authTry), float64(a.authFail), b2f(a.cleartext),
 		float64(a.sshAfter), b2f(early),
+		float64(a.sshRepeats), b2f(a.unparsed), b2f(silent),
 		b2f(a.tlsHello), float64(a.tlsVersion), float64(a.tlsSNILen))
 }

@@ -2,6 +2,7 @@ package features
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -190,5 +191,127 @@ func TestAppStore(t *testing.T) {
 		s.release(&f)
 	}); n != 0 {
 		t.Fatalf("steady-state ensure/release allocates %v times", n)
+	}
+}
+
+// TestSSHRepeatedReplies replays the payload lengths after the banners of
+// real SSH flows (lab captures, read with tshark): hydra's password
+// guesses get same-length USERAUTH_FAILURE replies, a key-based login
+// from the baseline gets none.
+func TestSSHRepeatedReplies(t *testing.T) {
+	// Payload lengths in capture order; negative: server to client.
+	baseline := []int{1448, 112, -1088, 1208, -1448, -116, 16, 44, -44, 60, -52, 140, -100, 308, -28, 112, -272, -200, 128, -72, 36, -100, -44, -36, -88, 36, 60}
+	hydra := []int{904, -1088, 48, -524, 16, 44, -44, 60, -52, 76, -52, 76, -52, 84, -52, 76, -52, 84, -52, 84, -76}
+	hydraShort := []int{904, -1088, 48, -524, 16, 44, -44, 60, -52, 84, -52}
+	backToBack := []int{60, -52, -52, -52} // one reply split in equal segments: no client packet between
+	late := make([]int, 0, 80)             // an interactive session: echoes after the window
+	for k := range 30 {
+		late = append(late, 500, -700-k)
+	}
+	for range 10 {
+		late = append(late, 36, -36)
+	}
+	for _, tc := range []struct {
+		name string
+		lens []int
+		want uint16
+	}{
+		{"baseline key login", baseline, 0},
+		{"hydra, six guesses", hydra, 5},
+		{"hydra, two guesses", hydraShort, 1},
+		{"segments of one reply", backToBack, 0},
+		{"echoes after the window", late, 0},
+	} {
+		var a appState
+		c := &packet{proto: 6, sport: 40000, dport: 22}
+		s := &packet{proto: 6, sport: 22, dport: 40000}
+		a.addApp(c, []byte("SSH-2.0-libssh_0.10.6\r\n"), true, 4)
+		a.addApp(s, []byte("SSH-2.0-OpenSSH_9.2p1\r\n"), false, 5)
+		for k, n := range tc.lens {
+			p, fwd := c, n > 0
+			if !fwd {
+				p, n = s, -n
+			}
+			a.addApp(p, make([]byte, n), fwd, uint32(6+k))
+		}
+		if a.sshRepeats != tc.want {
+			t.Errorf("%s: %d repeated replies, want %d", tc.name, a.sshRepeats, tc.want)
+		}
+	}
+}
+
+// TestKnownRequest: the first client payloads of nmap's service probes
+// (lab mixed.pcap) are not requests of any protocol the hints know; the
+// requests of the baseline's clients are.
+func TestKnownRequest(t *testing.T) {
+	socks4 := append([]byte{4, 1, 0, 80, 0, 0, 0, 1, 0}, "google.com\x00GET / HTTP/1.0\r\n\r\n"...)
+	for _, tc := range []struct {
+		name  string
+		dport uint16
+		pl    string
+		want  bool
+	}{
+		{"HTTP GET", 8080, "GET /index.html HTTP/1.1\r\nHost: x\r\n", true},
+		{"HTTP without the line end in the capture", 80, "POST /login HTTP/1.1", true},
+		{"TLS ClientHello", 443, "\x16\x03\x01\x02\x00\x01", true},
+		{"SSH identification", 22, "SSH-2.0-OpenSSH_9.2p1\r\n", true},
+		{"FTP command", 21, "USER anonymous\r\n", true},
+		{"nmap's FTP HELP", 21, "HELP\r\n", true},
+		{"IMAP tagged command", 143, "a001 LOGIN bob x\r\n", true},
+		{"Telnet negotiation", 23, "\xff\xfd\x18", true},
+		{"binary DNS over TCP", 53, "\x00\x1d\x12\x34\x01\x00", true},
+		{"nmap GenericLines (blank lines)", 8080, "\r\n\r\n", false},
+		{"nmap SOCKS4 probe", 8080, string(socks4), false},
+		{"binary", 8080, "\x00\x00\x00\x0c\x01", false},
+		{"text then control bytes", 8080, "abc\x01def\r\n", false},
+		{"text past 64 bytes without a line end", 80, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+*/", true},
+	} {
+		p := &packet{proto: 6, sport: 40000, dport: tc.dport}
+		if got := knownRequest(p, []byte(tc.pl)); got != tc.want {
+			t.Errorf("%s: known %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestBannerGrab: nmap's NULL probe (connect, read the banner, close
+// without a word) sets client_silent_close; a download the server closes,
+// and a request the client closes after its answer, do not.
+func TestBannerGrab(t *testing.T) {
+	ms := time.Millisecond
+	hs := func(sp uint16) []step {
+		return []step{
+			{0, tcp(cli, srv, sp, 22, "S", 0)},
+			{1 * ms, tcp(srv, cli, 22, sp, "SA", 0)},
+			{2 * ms, tcp(cli, srv, sp, 22, "A", 0)},
+		}
+	}
+	grab := append(hs(40001),
+		step{3 * ms, tcp(srv, cli, 22, 40001, "PA", 41)},
+		step{4 * ms, tcp(cli, srv, 40001, 22, "FA", 0)},
+		step{5 * ms, tcp(srv, cli, 22, 40001, "FA", 0)})
+	download := append(hs(40002),
+		step{3 * ms, tcp(srv, cli, 22, 40002, "PA", 1000)},
+		step{4 * ms, tcp(srv, cli, 22, 40002, "FA", 0)},
+		step{5 * ms, tcp(cli, srv, 40002, 22, "FA", 0)})
+	reset := append(hs(40003),
+		step{3 * ms, tcp(srv, cli, 22, 40003, "PA", 41)},
+		step{4 * ms, tcp(cli, srv, 40003, 22, "R", 0)})
+	asked := append(hs(40004),
+		step{3 * ms, tcp(cli, srv, 40004, 22, "PA", 20)},
+		step{4 * ms, tcp(srv, cli, 22, 40004, "PA", 41)},
+		step{5 * ms, tcp(cli, srv, 40004, 22, "FA", 0)},
+		step{6 * ms, tcp(srv, cli, 22, 40004, "FA", 0)})
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		want  float64
+	}{{"banner grab", grab, 1}, {"server closes a download", download, 0}, {"client resets after the banner", reset, 1}, {"client spoke first", asked, 0}} {
+		recs, _ := run(t, Config{}, tc.steps, true)
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d records, want 1", tc.name, len(recs))
+		}
+		if got := value(t, &recs[0], "client_silent_close"); got != tc.want {
+			t.Errorf("%s: client_silent_close %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package evalcmd
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +297,7 @@ func TestCaptures(t *testing.T) {
 		}
 	}
 	checkReport(t, rep, raw, want, allModels)
+	checkSamples(t, filepath.Join(out, "samples.csv"), rep, ids)
 
 	ens := rep.Models["ensemble"]
 	for _, a := range []string{"portscan_syn", "syn_flood"} {
@@ -818,4 +821,64 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// checkSamples reads samples.csv and checks it against the report (a line
+// per flow; per label, the ensemble's alerts are its detections; benign
+// alerts are its false positives) and against an independent extraction
+// (the same 5-tuples and start times).
+func checkSamples(t *testing.T, path string, rep *evaluate.Report, ids []features.FlowID) {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	rows, err := csv.NewReader(fh).ReadAll()
+	if err != nil {
+		t.Fatalf("samples.csv: %v", err)
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	for _, c := range []string{"label", "start_ns", "src", "sport", "dst", "dport", "proto", "ensemble_score", "ensemble_alert"} {
+		if _, ok := col[c]; !ok {
+			t.Fatalf("samples.csv has no column %q: %v", c, rows[0])
+		}
+	}
+	rows = rows[1:]
+	if len(rows) != rep.Counts.Flows {
+		t.Errorf("samples.csv: %d lines, report counts %d flows", len(rows), rep.Counts.Flows)
+	}
+	ens := rep.Models["ensemble"]
+	alerts := map[string]int{}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		score, err := strconv.ParseFloat(r[col["ensemble_score"]], 64)
+		if err != nil {
+			t.Fatalf("samples.csv: %v", err)
+		}
+		if alert := r[col["ensemble_alert"]] == "1"; alert != (score >= ens.Threshold) {
+			t.Errorf("samples.csv: score %v, alert %v, threshold %v", score, alert, ens.Threshold)
+		} else if alert {
+			alerts[r[col["label"]]]++
+		}
+		seen[r[col["start_ns"]]+" "+r[col["src"]]+":"+r[col["sport"]]+" "+r[col["dst"]]+":"+r[col["dport"]]] = true
+	}
+	for l, ls := range ens.PerLabel {
+		if alerts[l] != ls.Detected {
+			t.Errorf("samples.csv: %d %s alerts, report detected %d", alerts[l], l, ls.Detected)
+		}
+	}
+	if int64(alerts[evaluate.Benign]) != ens.FP {
+		t.Errorf("samples.csv: %d benign alerts, report fp %d", alerts[evaluate.Benign], ens.FP)
+	}
+	for _, id := range ids {
+		k := fmt.Sprintf("%d %s:%d %s:%d", id.Start, id.Src, id.Sport, id.Dst, id.Dport)
+		if !seen[k] {
+			t.Errorf("samples.csv has no line for flow %s", k)
+			break
+		}
+	}
 }
