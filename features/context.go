@@ -524,10 +524,10 @@ var contextFeatures = []Feature{
 	ft("svc_conns_10s", "flows", "flows from the initiator to the same destination, port and protocol in the 10 s up to the flow's last packet (at most 16)", true),
 	ft("svc_conns_60s", "flows", "as svc_conns_10s over 60 s (at most 16)", true),
 	ft("beacon_conns", "flows", "connections from the initiator to the same service in the 10 min up to the flow (at most 16)", true),
-	ft("beacon_iat_cv", "ratio", "coefficient of variation of the intervals between those connections, less the evidence of clockwork timing when there is any (−log10 of the chance that a Poisson process's intervals are as even, beyond 1 in 10,000, median interval at least 1 s), so a beacon goes negative and grows more so with every connection; 1 (neutral, as a Poisson process) with fewer than 4", false),
+	ft("beacon_iat_cv", "ratio", "coefficient of variation of the intervals between those connections (at most 1), less the evidence of clockwork timing when there is any (−log10 of the chance that a Poisson process's intervals are as even, beyond 1 in 10,000, median interval at least 1 s), so a beacon goes negative and grows more so with every connection; 1 (neutral, as a Poisson process) with fewer than 4", false),
 	ft("beacon_iat_mad_ratio", "ratio", "median absolute deviation / median of those intervals; 1 with fewer than 4 connections", false),
 	ft("beacon_iat_skew", "ratio", "Bowley quartile skew of those intervals; 0 with fewer than 4 connections", false),
-	ft("beacon_size_cv", "ratio", "coefficient of variation of the bytes of the service's last finished flows; 1 with fewer than 4", false),
+	ft("beacon_size_cv", "ratio", "coefficient of variation of the bytes of the service's last finished flows, at most 1; 1 with fewer than 4", false),
 }
 
 // appendContext appends contextFeatures for flow f.
@@ -608,7 +608,14 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 		iv[i] = float64(st[i]-st[i+1]) / 1e9
 	}
 	k := ns - 1
+	// Both coefficients of variation are capped at 1, a Poisson process's:
+	// they measure regularity, and beyond 1 irregular is just irregular.
+	// Uncapped, the bursts of a busy host (an insider's web flows between
+	// its attacks reached 3.7 against the baseline's 1.4) scored as
+	// anomalies of a feature that is there to find clockwork.
 	cv := cvOf(iv[:k])
+	regular := regularity(k, cv)
+	cv = min(cv, 1)
 	sortSmall(iv[:k])
 	med := quant(iv[:k], 0.5)
 	var dev [svcRing]float64
@@ -631,13 +638,13 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 		for i := 0; i < m; i++ {
 			sz[i] = float64(sv.sizes[i])
 		}
-		sizeCV = cvOf(sz[:m])
+		sizeCV = min(cvOf(sz[:m]), 1)
 	}
 	if med >= beaconMinPeriod {
 		// One column for both: ordinary services keep their cv (the
 		// baseline's spread, and so the models fitted on it, do not move),
 		// clockwork leaves that range downwards.
-		cv -= regularity(k, cv)
+		cv -= regular
 	}
 	return append(dst, cv, mad, skew, sizeCV)
 }

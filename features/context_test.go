@@ -127,6 +127,41 @@ func TestBeacon(t *testing.T) {
 	}
 }
 
+// TestBeaconBurstCapped: a burst of connections then a long pause has
+// interval and size coefficients of variation far above 1; both read 1,
+// as irregular as a Poisson process and no further (beacon features look
+// for clockwork, not for bursts).
+func TestBeaconBurstCapped(t *testing.T) {
+	s := FlowSchema()
+	var vs [][]float64
+	e := NewExtractor(Config{}, func(r *Record) { vs = append(vs, append([]float64(nil), r.Vector...)) })
+	starts := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 90 * time.Second}
+	for k, at := range starts {
+		for _, fr := range []frame{
+			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "S"},
+			{src: srv, dst: cli, sport: 8000, dport: uint16(30000 + k), proto: "tcp", flags: "SA"},
+			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "PA", payload: 10 << (3 * k)},
+			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "R"},
+		} {
+			b := fr.bytes(t)
+			e.Process(b, ci(at, len(b)))
+			at += time.Millisecond
+		}
+	}
+	e.Flush()
+	if len(vs) != len(starts) {
+		t.Fatalf("%d records", len(vs))
+	}
+	last := vs[len(vs)-1]
+	// Intervals 0.1, 0.1, 0.1, 89.7 s: cv ≈ 1.73 uncapped.
+	if cv := last[s.Index("beacon_iat_cv")]; cv != 1 {
+		t.Errorf("burst then pause: beacon_iat_cv %v, want the cap 1", cv)
+	}
+	if cv := last[s.Index("beacon_size_cv")]; cv != 1 {
+		t.Errorf("sizes 10 B to 40 kB: beacon_size_cv %v, want the cap 1", cv)
+	}
+}
+
 // TestRegularity checks regularity against probabilities known in closed
 // form and against its intended behaviour.
 func TestRegularity(t *testing.T) {

@@ -39,6 +39,9 @@ type Config struct {
 	Forest  iforest.Config // Seed is derived from Seed
 	KMeans  kmeans.Config  // K 0 means choose k among KRange (auto)
 	KRange  []int          // default 2..12
+	// CrossFitRepeats is how many fold splits cross-fitting averages
+	// (see Fit); 0 chooses by the number of flows and TargetFPR.
+	CrossFitRepeats int
 	// NoForest and NoKMeans leave a model out.
 	NoForest, NoKMeans bool
 	// Clock times the stages for the bundle's metadata; nil records no timings.
@@ -51,10 +54,13 @@ var ErrTooFew = errors.New("too few baseline rows")
 // Report tells what Fit did.
 type Report struct {
 	Rows, HeldOut int
-	K             int
-	KReports      []kmeans.KReport // when k was chosen automatically
-	Thresholds    bundle.Thresholds
-	Timings       []bundle.Timing
+	// CrossFitRepeats is how many times the flows were split into folds
+	// anew for cross-fitting (0: a held-out fold was used instead).
+	CrossFitRepeats int
+	K               int
+	KReports        []kmeans.KReport // when k was chosen automatically
+	Thresholds      bundle.Thresholds
+	Timings         []bundle.Timing
 }
 
 // Fit fits a bundle on the rows of res, whose columns follow schema. The
@@ -117,6 +123,9 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	}
 	// shared, when set, is the scaler every fold uses (see crossFit below).
 	var shared *scale.Scaler
+	// modelSeed seeds the forest and k-means of the next fitSet: cfg.Seed
+	// for the final models, another per cross-fitting repeat.
+	modelSeed := cfg.Seed
 	fitSet := func(keep func(i int) bool) (*bundle.Bundle, error) {
 		var data []float64
 		for i := 0; i < n; i++ {
@@ -143,14 +152,14 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 		b := &bundle.Bundle{Schema: *schema, Scaler: sc, TargetFPR: cfg.TargetFPR}
 		if !cfg.NoForest {
 			fc := cfg.Forest
-			fc.Seed = cfg.Seed ^ 0x666f72657374
+			fc.Seed = modelSeed ^ 0x666f72657374
 			if b.Forest, err = iforest.Fit(X, fc); err != nil {
 				return nil, fmt.Errorf("train: isolation forest: %w", err)
 			}
 		}
 		if !cfg.NoKMeans {
 			kc := cfg.KMeans
-			kc.Seed = cfg.Seed ^ 0x6b6d65616e73
+			kc.Seed = modelSeed ^ 0x6b6d65616e73
 			if kc.K <= 0 {
 				ks := cfg.KRange
 				if len(ks) == 0 {
@@ -175,16 +184,18 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 		return b, nil
 	}
 
-	// Held-out scores per record: iforest, kmeans.
-	held := make([]int, 0, n)
-	hf, hk := make([]float64, n), make([]float64, n)
-	scoreInto := func(b *bundle.Bundle, i int, x []float64) {
+	// Held-out scores: iforest, kmeans, in slots r*n+i for record i
+	// scored in cross-fitting repeat r (r = 0 without cross-fitting).
+	held := make([]int, 0, n) // the slots that hold a score
+	var hf, hk []float64
+	scoreInto := func(b *bundle.Bundle, slot int, x []float64) {
+		i := slot % n
 		b.Scaler.TransformTo(x, rows[i*d:(i+1)*d])
 		if b.Forest != nil {
-			hf[i] = b.Forest.Score(x)
+			hf[slot] = b.Forest.Score(x)
 		}
 		if b.KMeans != nil {
-			hk[i] = b.KMeans.Score(x)
+			hk[slot] = b.KMeans.Score(x)
 		}
 	}
 	x := make([]float64, d)
@@ -205,21 +216,46 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 		// threshold ~20 instead of ~10 on the lab baseline). The scaler is
 		// per-feature location and spread, not what is being validated.
 		shared = final.Scaler
-		for f := 0; f < k; f++ {
-			fb, err := fitSet(func(i int) bool { return fold[i] != f })
-			if err != nil {
-				return nil, rep, err
+		// Repeated cross-fitting: with so few flows the thresholds sit
+		// on the few highest held-out scores, and which flows happen to
+		// share a fold moved the lab's k-means threshold between 9.0 and
+		// 14.2 from seed to seed. Every repeat splits the flows anew and
+		// seeds its models anew (folds fitted from one seed start k-means
+		// alike and share its luck); the thresholds are read from the
+		// scores of all repeats together: each is a held-out score of a
+		// baseline flow under one model, as a new flow gets from the final
+		// model, and together they estimate that distribution's tail with
+		// less luck of the split.
+		repeats := cfg.CrossFitRepeats
+		if repeats <= 0 {
+			repeats = crossFitRepeats(len(distinct), cfg.TargetFPR)
+		}
+		hf, hk = make([]float64, repeats*n), make([]float64, repeats*n)
+		for r := 0; r < repeats; r++ {
+			if r > 0 {
+				modelSeed = mix(cfg.Seed ^ uint64(r)*0x9e3779b97f4a7c15)
+				for i, g := range groups {
+					fold[i] = int(mix(g^modelSeed) % uint64(k))
+				}
 			}
-			for i := 0; i < n; i++ {
-				if fold[i] == f {
-					scoreInto(fb, i, x)
-					held = append(held, i)
+			for f := 0; f < k; f++ {
+				fb, err := fitSet(func(i int) bool { return fold[i] != f })
+				if err != nil {
+					return nil, rep, err
+				}
+				for i := 0; i < n; i++ {
+					if fold[i] == f {
+						scoreInto(fb, r*n+i, x)
+						held = append(held, r*n+i)
+					}
 				}
 			}
 		}
+		rep.CrossFitRepeats = repeats
 		rep.Rows, rep.HeldOut = n, n
 		stage.done("cross-fit")
 	} else {
+		hf, hk = make([]float64, n), make([]float64, n)
 		if final, err = fitSet(func(i int) bool { return fold[i] != 0 }); err != nil {
 			return nil, rep, err
 		}
@@ -237,12 +273,17 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	// Calibrate on each held-out flow's highest score, as detect alerts on
 	// a flow when any of its records (interim or final) reaches the
 	// threshold.
-	flowMax := func(score func(i int) float64) []float64 {
-		best := map[uint64]float64{}
-		for _, i := range held {
-			s := score(i)
-			if v, ok := best[groups[i]]; !ok || s > v {
-				best[groups[i]] = s
+	type flowRun struct {
+		group  uint64
+		repeat int
+	}
+	flowMax := func(score func(slot int) float64) []float64 {
+		best := map[flowRun]float64{}
+		for _, slot := range held {
+			s := score(slot)
+			key := flowRun{groups[slot%n], slot / n}
+			if v, ok := best[key]; !ok || s > v {
+				best[key] = s
 			}
 		}
 		out := make([]float64, 0, len(best))
@@ -252,10 +293,10 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 		return out
 	}
 	if b.Forest != nil {
-		b.Thresholds.IForest = positive(calibrate(flowMax(func(i int) float64 { return hf[i] }), cfg.TargetFPR))
+		b.Thresholds.IForest = positive(calibrate(flowMax(func(i int) float64 { return hf[i] }), len(distinct), cfg.TargetFPR))
 	}
 	if b.KMeans != nil {
-		b.Thresholds.KMeans = positive(calibrate(flowMax(func(i int) float64 { return hk[i] }), cfg.TargetFPR))
+		b.Thresholds.KMeans = positive(calibrate(flowMax(func(i int) float64 { return hk[i] }), len(distinct), cfg.TargetFPR))
 	}
 	var sc, th []float64
 	if b.Forest != nil {
@@ -273,7 +314,7 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 			sc = append(sc, hk[i])
 		}
 		return models.Ensemble(sc, th)
-	}), cfg.TargetFPR))
+	}), len(distinct), cfg.TargetFPR))
 	stage.done("calibrate")
 
 	rep.Thresholds = b.Thresholds
@@ -281,6 +322,15 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	b.Meta.Rows, b.Meta.HeldOut, b.Meta.Seed = int64(rep.Rows), int64(rep.HeldOut), cfg.Seed
 	b.Meta.Timings = stage.timings
 	return b, rep, nil
+}
+
+// crossFitRepeats is how many fold splits cross-fitting averages: enough
+// that the splits together score about 5 flows per target rate's tail
+// (flows·repeats·fpr ≥ 5), at most 8. A baseline with 20,000 flows or more
+// at the default rate is not cross-fitted at all.
+func crossFitRepeats(flows int, fpr float64) int {
+	r := int(math.Ceil(5 / (float64(flows) * fpr)))
+	return min(8, max(1, r))
 }
 
 // mix is splitmix64's finaliser: a well-spread fold for any group id.
@@ -350,6 +400,9 @@ func (s *stager) done(stage string) {
 }
 
 // calibrate returns the alert threshold for held-out baseline flow scores.
+// scores may hold several scores per flow (repeated cross-fitting); flows
+// is the number of distinct flows, which is what decides whether the tail
+// holds enough of them to be read directly.
 // With enough flows in the tail (at least 5 expected above the threshold)
 // it is models.Calibrate: the empirical (1 − fpr) quantile plus a margin.
 // With fewer — a small baseline, where that quantile is the maximum and one
@@ -363,9 +416,9 @@ func (s *stager) done(stage string) {
 // threshold to its own height. The price: a few genuinely odd baseline
 // flows may lie above the threshold, which is what a rate of fpr on new
 // data means anyway.
-func calibrate(scores []float64, fpr float64) float64 {
+func calibrate(scores []float64, flows int, fpr float64) float64 {
 	n := len(scores)
-	if float64(n)*fpr >= 5 || n < 40 {
+	if float64(flows)*fpr >= 5 || n < 40 {
 		return models.Calibrate(scores, fpr)
 	}
 	s := append([]float64(nil), scores...)

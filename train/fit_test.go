@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -16,13 +17,13 @@ func TestCalibrateTail(t *testing.T) {
 	for i := range small {
 		small[i] = rng.ExpFloat64()
 	}
-	th := calibrate(small, 0.001)
+	th := calibrate(small, len(small), 0.001)
 	if th < 4.5 || th > 10 {
 		t.Fatalf("small exponential sample: threshold %.3f, want near ln(1000) = 6.91", th)
 	}
 	// One absurd baseline flow must not drag the threshold to its height.
 	withOutlier := append(append([]float64(nil), small...), 1e4)
-	if th2 := calibrate(withOutlier, 0.001); th2 > 2*th {
+	if th2 := calibrate(withOutlier, len(withOutlier), 0.001); th2 > 2*th {
 		t.Fatalf("one outlier moved the threshold from %.3f to %.3f", th, th2)
 	}
 	// With enough tail samples it is the documented order statistic.
@@ -30,7 +31,7 @@ func TestCalibrateTail(t *testing.T) {
 	for i := range big {
 		big[i] = rng.ExpFloat64()
 	}
-	if got, want := calibrate(big, 0.001), models.Calibrate(big, 0.001); got != want {
+	if got, want := calibrate(big, len(big), 0.001), models.Calibrate(big, 0.001); got != want {
 		t.Fatalf("large sample: %v, want models.Calibrate's %v", got, want)
 	}
 	// Measured exceedance on fresh data from the same distribution.
@@ -78,3 +79,55 @@ func TestFitCrossFitted(t *testing.T) {
 }
 
 func kmeansK(k int) kmeans.Config { return kmeans.Config{K: k} }
+
+func TestCrossFitRepeats(t *testing.T) {
+	for _, tc := range []struct {
+		flows int
+		fpr   float64
+		want  int
+	}{
+		{726, 0.001, 7}, // the lab baseline: 5/0.726 → 7 splits
+		{400, 0.001, 8}, // capped
+		{5000, 0.001, 1},
+		{2000, 0.01, 1},
+	} {
+		if got := crossFitRepeats(tc.flows, tc.fpr); got != tc.want {
+			t.Errorf("crossFitRepeats(%d, %v) = %d, want %d", tc.flows, tc.fpr, got, tc.want)
+		}
+	}
+}
+
+// TestCrossFitRepeatsSteadierThresholds: on a small baseline, averaging
+// several fold splits moves the calibrated k-means threshold less from
+// seed to seed than a single split does.
+func TestCrossFitRepeatsSteadierThresholds(t *testing.T) {
+	schema := &features.Schema{Name: "t", Version: 1, Features: []features.Feature{{Name: "a"}, {Name: "b"}, {Name: "c"}}}
+	rng := rand.New(rand.NewPCG(9, 10))
+	res := NewReservoir(3, 10000, 1)
+	for g := 0; g < 600; g++ {
+		res.AddGroup([]float64{rng.NormFloat64(), rng.ExpFloat64(), rng.NormFloat64() * 3}, uint64(g))
+	}
+	cv := func(repeats int) float64 {
+		var sum, sq float64
+		const seeds = 8
+		for seed := range uint64(seeds) {
+			_, rep, err := Fit(res, schema, Config{Seed: seed + 1, KMeans: kmeansK(4), NoForest: true, CrossFitRepeats: repeats})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.CrossFitRepeats != repeats {
+				t.Fatalf("report says %d repeats, asked for %d", rep.CrossFitRepeats, repeats)
+			}
+			th := rep.Thresholds.KMeans
+			sum += th
+			sq += th * th
+		}
+		mean := sum / seeds
+		return math.Sqrt(max(0, sq/seeds-mean*mean)) / mean
+	}
+	one, eight := cv(1), cv(8)
+	t.Logf("k-means threshold CV over seeds: one split %.4f, eight splits %.4f", one, eight)
+	if !(eight < one) {
+		t.Errorf("eight splits CV %.4f, one split %.4f: averaging did not steady the threshold", eight, one)
+	}
+}
