@@ -91,6 +91,7 @@ type hostState struct{ b [ctxBuckets]hostBucket }
 
 type svcState struct {
 	starts [svcRing]int64
+	sports [svcRing]uint16 // the initiator's port of each start (0 for ICMP)
 	sizes  [svcRing]float32
 	n, m   uint32 // starts and sizes recorded (ring heads are n%svcRing, m%svcRing)
 }
@@ -363,6 +364,18 @@ type hostCtx struct {
 	hosts ctab[hostKey, hostState]
 	svcs  ctab[svcKey, svcState]
 	seed  uint64
+	// related holds, after appendContext, the earlier connections of the
+	// flow's service in the beacon window when their timing is clockwork
+	// (see Record.Related); nrel of them.
+	related [svcRing]relatedConn
+	nrel    int
+}
+
+// relatedConn is an earlier connection of a service: when it started and
+// the initiator's port.
+type relatedConn struct {
+	start int64
+	sport uint16
 }
 
 func (c *hostCtx) init(maxHosts, maxSvcs int, seed uint64) {
@@ -458,6 +471,14 @@ func (c *hostCtx) flowStart(f *flow, ts int64) {
 	f.ctxSvc = si
 	sv := &se.v
 	sv.starts[sv.n%svcRing] = ts
+	sv.sports[sv.n%svcRing] = 0
+	if f.key.proto == 6 || f.key.proto == 17 {
+		if f.state&stSrcIsA != 0 {
+			sv.sports[sv.n%svcRing] = f.key.pa
+		} else {
+			sv.sports[sv.n%svcRing] = f.key.pb
+		}
+	}
 	sv.n++
 	he, hi := c.hostEntry(src, f.key.v6)
 	f.ctxSrc = hi
@@ -532,6 +553,7 @@ var contextFeatures = []Feature{
 
 // appendContext appends contextFeatures for flow f.
 func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
+	c.nrel = 0
 	t := f.last
 	var w hostWindow
 	_, _, dport := ends(f)
@@ -582,9 +604,11 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 	var s10, s60 int
 	var iv [svcRing]float64
 	var st [svcRing]int64
+	var sp [svcRing]uint16
 	ns := 0
 	for i := uint32(0); i < min(sv.n, svcRing); i++ {
 		s := sv.starts[(sv.n-1-i)%svcRing]
+		sp[ns] = sv.sports[(sv.n-1-i)%svcRing]
 		if s > t {
 			continue
 		}
@@ -645,6 +669,17 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 		// baseline's spread, and so the models fitted on it, do not move),
 		// clockwork leaves that range downwards.
 		cv -= regular
+		if regular > 0 && (f.key.proto == 6 || f.key.proto == 17) {
+			// Clockwork: the earlier connections are part of what this
+			// record's timing features describe.
+			for i := 0; i < ns; i++ {
+				if st[i] == f.start {
+					continue // this flow itself
+				}
+				c.related[c.nrel] = relatedConn{start: st[i], sport: sp[i]}
+				c.nrel++
+			}
+		}
 	}
 	return append(dst, cv, mad, skew, sizeCV)
 }

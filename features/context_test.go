@@ -95,7 +95,11 @@ func TestContextPortScan(t *testing.T) {
 func TestBeacon(t *testing.T) {
 	s := FlowSchema()
 	var vs [][]float64
-	e := NewExtractor(Config{}, func(r *Record) { vs = append(vs, append([]float64(nil), r.Vector...)) })
+	var rel [][]FlowID
+	e := NewExtractor(Config{}, func(r *Record) {
+		vs = append(vs, append([]float64(nil), r.Vector...))
+		rel = append(rel, append([]FlowID(nil), r.Related...))
+	})
 	for k := range 8 {
 		at := time.Duration(k) * 5 * time.Second
 		for _, fr := range []frame{
@@ -124,6 +128,26 @@ func TestBeacon(t *testing.T) {
 	}
 	if v := vs[3][cv]; v >= 0 {
 		t.Errorf("fourth beacon: cv %v, want negative (clockwork)", v)
+	}
+	// Related: none before the timing is clockwork; then every earlier
+	// connection of the beacon, by its own port and start.
+	if len(rel[1]) != 0 || len(rel[2]) != 0 {
+		t.Errorf("second and third beacons: related %v %v, want none", rel[1], rel[2])
+	}
+	for _, k := range []int{3, 7} {
+		if len(rel[k]) != k {
+			t.Errorf("beacon %d: %d related connections, want %d", k+1, len(rel[k]), k)
+			continue
+		}
+		seen := map[uint16]bool{}
+		for _, id := range rel[k] {
+			j := int(id.Sport) - 30000
+			if j < 0 || j >= k || seen[id.Sport] || id.Start != t0+int64(j)*5e9 || id.End != 0 ||
+				id.Dport != 8000 || id.Src.String() != cli || id.Dst.String() != srv || id.Proto != 6 {
+				t.Errorf("beacon %d: related %+v is not one of the earlier connections", k+1, id)
+			}
+			seen[id.Sport] = true
+		}
 	}
 }
 

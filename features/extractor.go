@@ -165,6 +165,7 @@ func NewExtractor(cfg Config, emit func(*Record)) *Extractor {
 		groups:    flowGroups,
 	}
 	e.rec.Vector = make([]float64, 0, e.schema.Len())
+	e.rec.Related = make([]FlowID, 0, svcRing)
 	e.idx.init(rand.Uint64())
 	e.ctx.init(cfg.MaxHosts, cfg.MaxServices, e.idx.seed)
 	return e
@@ -429,6 +430,12 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	}
 	v = e.ctx.appendContext(v, f, a)
 	rec.Vector = v
+	rec.Related = rec.Related[:0]
+	for _, c := range e.ctx.related[:e.ctx.nrel] {
+		id := rec.FlowID
+		id.Start, id.End, id.Sport = c.start, 0, c.sport
+		rec.Related = append(rec.Related, id)
+	}
 	rec.CommunityID = ""
 	if e.cfg.CommunityID {
 		rec.CommunityID = CommunityID(&rec.FlowID)

@@ -35,6 +35,14 @@ type Record struct {
 
 	// Vector holds the features in Schema order.
 	Vector []float64
+
+	// Related lists the earlier connections (TCP or UDP) from the same
+	// initiator to the same destination, port and protocol in the beacon
+	// window (10 minutes) when their start times are clockwork
+	// (beacon_iat_cv carries regularity evidence): the beacon this record
+	// continues. Each has its connection's Start and Sport, End 0, and the
+	// rest of this record's FlowID. Empty otherwise.
+	Related []FlowID
 }
 
 // EndReason says why a flow record was emitted.
