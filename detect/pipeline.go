@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,13 @@ type Config struct {
 
 	// TopFeatures is the number of features named per alert (default 5).
 	TopFeatures int
+	// ScoreMemo is the number of recently scored vectors each worker
+	// remembers, by their exact bits, to reuse their scores and
+	// explanation when the same vector comes again, as the flows of a
+	// flood do (default 1024, rounded up to a power of two; negative:
+	// none). Results are the same either way, bit for bit. It applies to
+	// Scorers with a batch path (the bundle's).
+	ScoreMemo int
 	// A record alerts when its ensemble score is at least the model's
 	// ensemble threshold (evaluate counts a detection by the same rule;
 	// calibrated thresholds lie strictly above every baseline score they
@@ -92,6 +100,7 @@ const (
 	defaultQueueLen      = 1024
 	defaultScoreInterval = 5 * time.Second
 	defaultTopFeatures   = 5
+	defaultScoreMemo     = 1024
 	defaultRealert       = 0.1
 	defaultRingBytes     = 32 << 20
 	defaultMaxPerFlow    = 10000
@@ -114,6 +123,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TopFeatures <= 0 {
 		c.TopFeatures = defaultTopFeatures
+	}
+	if c.ScoreMemo == 0 {
+		c.ScoreMemo = defaultScoreMemo
+	}
+	if c.ScoreMemo > 0 {
+		c.ScoreMemo = 1 << bits.Len(uint(c.ScoreMemo-1))
 	}
 	if c.RealertMargin == 0 {
 		c.RealertMargin = defaultRealert
@@ -518,15 +533,21 @@ func (r *run) worker(q chan *batch) {
 	w.batch, _ = sc.(batchScorer)
 	for b := range q {
 		w.outCap = len(b.jobs) // on an attack capture most records alert
-		if w.batch != nil && len(b.jobs) > 1 {
+		switch {
+		case w.batch != nil && r.cfg.ScoreMemo > 0:
+			w.scoreMemo(b)
+			for i := range b.jobs {
+				w.decide(&b.jobs[i], w.scores[i], w.rows[i], w.slotOf[i], w.gens[i])
+			}
+		case w.batch != nil && len(b.jobs) > 1:
 			w.scores = w.batch.ScoreBatch(w.scores, b.vecs[:len(b.jobs)*len(b.jobs[0].vec)])
 			for i := range b.jobs {
-				w.decide(&b.jobs[i], w.scores[i], i)
+				w.decide(&b.jobs[i], w.scores[i], i, nil, 0)
 			}
-		} else {
+		default:
 			for i := range b.jobs {
 				j := &b.jobs[i]
-				w.decide(j, w.sc.Score(j.vec), -1)
+				w.decide(j, w.sc.Score(j.vec), -1, nil, 0)
 			}
 		}
 		// One channel operation per batch, not per alert.
@@ -537,6 +558,66 @@ func (r *run) worker(q chan *batch) {
 		r.scored.Add(uint64(len(b.jobs)))
 		r.pool.put(b)
 	}
+}
+
+// scoreMemo scores batch b through the worker's memo: the vectors it
+// holds take their scores from it; the others (each distinct one once)
+// are scored in one ScoreBatch call and stored. It sets w.scores, w.rows
+// (a record's row in that call, or -1 for a memo hit), w.slotOf and w.gens
+// for every record.
+func (w *scoring) scoreMemo(b *batch) {
+	n := len(b.jobs)
+	if n == 0 {
+		return
+	}
+	d := len(b.jobs[0].vec)
+	if w.memo == nil || w.memo.dim != d {
+		w.memo = newScoreMemo(w.r.cfg.ScoreMemo, d)
+	}
+	m := w.memo
+	w.scores = resize(w.scores, n)
+	w.rows = resize(w.rows, n)
+	w.slotOf = resize(w.slotOf, n)
+	w.gens = resize(w.gens, n)
+	w.miss, w.missSlot = w.miss[:0], w.missSlot[:0]
+	for i := range b.jobs {
+		v := b.jobs[i].vec
+		h := m.hash(v)
+		e := m.lookup(h, v)
+		if e == nil {
+			e = m.insert(h, v, len(w.missSlot))
+			w.miss = append(w.miss, v...)
+			w.missSlot = append(w.missSlot, e)
+		}
+		w.slotOf[i], w.gens[i], w.rows[i] = e, e.gen, int(e.row)
+		if e.row < 0 {
+			w.scores[i] = e.s
+		}
+	}
+	if len(w.missSlot) == 0 {
+		return
+	}
+	w.missScores = w.batch.ScoreBatch(w.missScores, w.miss)
+	for k, e := range w.missSlot {
+		// A later vector of this batch may have taken the slot: it is
+		// then stored at its own row.
+		if int(e.row) == k {
+			e.s, e.row = w.missScores[k], -1
+		}
+	}
+	for i, k := range w.rows {
+		if k >= 0 {
+			w.scores[i] = w.missScores[k]
+		}
+	}
+}
+
+// resize returns s with length n, reallocated only when it is too short.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // scoring is one worker's state.
@@ -550,12 +631,25 @@ type scoring struct {
 	outCap  int             // capacity to make out with: the batch's size
 	seen    map[dedupKey]dedupEntry
 	contrib []models.Contribution
+
+	// The score memo (Config.ScoreMemo) and, per record of the batch,
+	// its row in the ScoreBatch call (-1: a memo hit), its memo slot and
+	// that slot's generation; the distinct new vectors, back to back,
+	// their slots and scores.
+	memo       *scoreMemo
+	rows       []int
+	slotOf     []*memoSlot
+	gens       []uint32
+	miss       []float64
+	missSlot   []*memoSlot
+	missScores []Scores
 }
 
 // decide handles one scored record: metrics, dedup and its alert, if any,
 // appended to w.out. row is the record's row in the last ScoreBatch call
-// (-1: it was scored alone by Score).
-func (w *scoring) decide(j *job, s Scores, row int) {
+// (-1: it was scored alone by Score, or its scores came from the memo).
+// e is its memo slot (nil: no memo) as of generation gen.
+func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 	r := w.r
 	p, m := r.p, r.cfg.Metrics
 	if m != nil {
@@ -585,15 +679,26 @@ func (w *scoring) decide(j *job, s Scores, row int) {
 	if !alert {
 		return
 	}
-	switch {
-	case row >= 0:
-		w.contrib = w.batch.ExplainRow(w.contrib[:0], row, j.vec, s, r.cfg.TopFeatures)
-	case w.fast != nil:
-		w.contrib = w.fast.ExplainScored(w.contrib[:0], j.vec, s, r.cfg.TopFeatures)
-	default:
-		w.contrib = w.sc.Explain(w.contrib[:0], j.vec, r.cfg.TopFeatures)
+	held := e != nil && e.gen == gen // the slot still holds j's vector
+	contrib := w.contrib
+	if held && e.explained {
+		contrib = e.contrib
+	} else {
+		switch {
+		case row >= 0:
+			w.contrib = w.batch.ExplainRow(w.contrib[:0], row, j.vec, s, r.cfg.TopFeatures)
+		case w.fast != nil && e == nil:
+			// Score was called for this vector last.
+			w.contrib = w.fast.ExplainScored(w.contrib[:0], j.vec, s, r.cfg.TopFeatures)
+		default:
+			w.contrib = w.sc.Explain(w.contrib[:0], j.vec, r.cfg.TopFeatures)
+		}
+		contrib = w.contrib
+		if held {
+			e.contrib, e.explained = append(e.contrib[:0], contrib...), true
+		}
 	}
-	a := newAlert(j, s, p.th, p.hash, w.contrib)
+	a := newAlert(j, s, p.th, p.hash, contrib)
 	// A model absent from the bundle has threshold 0 and scores 0.
 	byIF := p.th.IForest > 0 && s.IForest >= p.th.IForest
 	byKM := p.th.KMeans > 0 && s.KMeans >= p.th.KMeans
