@@ -522,13 +522,14 @@ type dedupKey struct {
 type dedupEntry struct {
 	score float64
 	at    int64
+	slot  uint32 // dedupSlot of its key
 }
 
 // worker scores the records of its shard. The records of one flow come to
 // one worker in order, so the dedup state needs no lock.
 func (r *run) worker(q chan *batch) {
 	sc := r.p.model.NewScorer()
-	w := &scoring{r: r, sc: sc, seen: make(map[dedupKey]dedupEntry)}
+	w := &scoring{r: r, sc: sc, seen: newDedupSet()}
 	w.fast, _ = sc.(scoredExplainer)
 	w.batch, _ = sc.(batchScorer)
 	for b := range q {
@@ -629,7 +630,7 @@ type scoring struct {
 	scores  []Scores        // batch's scores
 	out     []*Alert        // alerts of the batch being scored
 	outCap  int             // capacity to make out with: the batch's size
-	seen    map[dedupKey]dedupEntry
+	seen    *dedupSet
 	contrib []models.Contribution
 
 	// The score memo (Config.ScoreMemo) and, per record of the batch,
@@ -662,19 +663,22 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 		r.cfg.Observe(&Observation{ID: j.id, Seq: j.seq, Final: j.final, At: j.at, Scores: s})
 	}
 	alert := s.Ensemble >= p.th.Ensemble
-	if alert {
-		if e, ok := w.seen[k]; ok {
-			alert = r.cfg.RealertMargin >= 0 && s.Ensemble > e.score*(1+r.cfg.RealertMargin)
-		}
+	var prev dedupEntry
+	found := false
+	slot := dedupSlot(j.hash, j.seq)
+	if alert || j.final {
+		prev, found = w.seen.get(&k, slot)
+	}
+	if alert && found {
+		alert = r.cfg.RealertMargin >= 0 && s.Ensemble > prev.score*(1+r.cfg.RealertMargin)
 	}
 	switch {
 	case j.final:
-		delete(w.seen, k)
-	case alert:
-		if len(w.seen) >= maxDedupPerWorker {
-			pruneDedup(w.seen, j.at)
+		if found {
+			w.seen.remove(&k, slot)
 		}
-		w.seen[k] = dedupEntry{score: s.Ensemble, at: j.at}
+	case alert:
+		w.seen.put(&k, slot, found, dedupEntry{score: s.Ensemble, at: j.at}, j.at)
 	}
 	if !alert {
 		return
@@ -725,26 +729,80 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 	w.out = append(w.out, a)
 }
 
-// pruneDedup bounds a worker's dedup map. Entries normally leave when the
-// flow's final record is scored; one whose final record was dropped would
-// stay, so when the map is full, entries not updated for 10 minutes of
-// capture time go, and if none qualifies, an arbitrary quarter.
-func pruneDedup(seen map[dedupKey]dedupEntry, now int64) {
+// dedupSet is a worker's dedup state: the records (key and Seq) that
+// alerted while their flow was active, with their score. Most records
+// looked up are absent (every final record is looked up, to forget its
+// flow), so a counting filter sits in front of the map: count[slot] is the
+// number of entries whose key falls in that slot, and a zero count
+// answers "absent" without hashing the 48-byte key.
+type dedupSet struct {
+	m     map[dedupKey]dedupEntry
+	count []uint32
+}
+
+const dedupFilterBits = 14
+
+func newDedupSet() *dedupSet {
+	return &dedupSet{m: make(map[dedupKey]dedupEntry), count: make([]uint32, 1<<dedupFilterBits)}
+}
+
+// dedupSlot returns the filter slot of a record from its FlowKeyHash
+// (equal for equal keys) and Seq.
+func dedupSlot(hash uint64, seq uint32) uint32 {
+	return uint32(((hash ^ uint64(seq)) * 0x9E3779B97F4A7C15) >> (64 - dedupFilterBits))
+}
+
+// get returns k's entry; slot is k's dedupSlot.
+func (d *dedupSet) get(k *dedupKey, slot uint32) (dedupEntry, bool) {
+	if d.count[slot] == 0 {
+		return dedupEntry{}, false
+	}
+	e, ok := d.m[*k]
+	return e, ok
+}
+
+// remove deletes k, which is present.
+func (d *dedupSet) remove(k *dedupKey, slot uint32) {
+	delete(d.m, *k)
+	d.count[slot]--
+}
+
+// put stores e for k (present: whether get found it), pruning the map
+// first when it is full (now: the capture time).
+func (d *dedupSet) put(k *dedupKey, slot uint32, present bool, e dedupEntry, now int64) {
+	if len(d.m) >= maxDedupPerWorker {
+		d.prune(now)
+		_, present = d.m[*k]
+	}
+	e.slot = slot
+	d.m[*k] = e
+	if !present {
+		d.count[slot]++
+	}
+}
+
+// prune bounds the map. Entries normally leave when the flow's final
+// record is scored; one whose final record was dropped would stay, so
+// when the map is full, entries not updated for 10 minutes of capture time
+// go, and if none qualifies, an arbitrary quarter.
+func (d *dedupSet) prune(now int64) {
 	const stale = int64(10 * time.Minute)
-	for k, e := range seen {
+	for k, e := range d.m {
 		if now-e.at > stale {
-			delete(seen, k)
+			delete(d.m, k)
+			d.count[e.slot]--
 		}
 	}
-	if len(seen) < maxDedupPerWorker {
+	if len(d.m) < maxDedupPerWorker {
 		return
 	}
-	n := len(seen) / 4
-	for k := range seen {
+	n := len(d.m) / 4
+	for k, e := range d.m {
 		if n == 0 {
 			break
 		}
-		delete(seen, k)
+		delete(d.m, k)
+		d.count[e.slot]--
 		n--
 	}
 }
