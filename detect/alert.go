@@ -42,6 +42,20 @@ type Alert struct {
 	// Final is true when the flow has ended, false for a flow still active
 	// (an interim score).
 	Final bool `json:"final"`
+	// Related lists the earlier connections of this flow's beacon: same
+	// initiator, destination, port and protocol, started like clockwork
+	// (features.Record.Related). The alert is about them too. Absent
+	// when the timing is not clockwork.
+	Related []RelatedFlow `json:"related_flows,omitempty"`
+}
+
+// RelatedFlow is an earlier connection named by an alert: the initiator's
+// port, when it started, and its Community ID (the rest of its 5-tuple is
+// the alert's).
+type RelatedFlow struct {
+	SrcPort     uint16 `json:"src_port"`
+	Start       Time   `json:"start"`
+	CommunityID string `json:"community_id"`
 }
 
 // AlertFlow is the "flow" object of an alert.
@@ -221,6 +235,13 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 	}
 	if j.final {
 		a.Flow.Reason = j.reason.String()
+	}
+	if len(j.related) > 0 {
+		a.Related = make([]RelatedFlow, len(j.related))
+		for i := range j.related {
+			r := &j.related[i]
+			a.Related[i] = RelatedFlow{SrcPort: r.Sport, Start: Time(r.Start), CommunityID: features.CommunityID(r)}
+		}
 	}
 	if isICMP(id.Proto) {
 		box.icmp = [2]uint8{uint8(id.Sport >> 8), uint8(id.Sport)}

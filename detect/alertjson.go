@@ -121,6 +121,23 @@ func (a *Alert) appendJSON(b []byte, fc *floatCache) []byte {
 	b = appendJSONString(b, a.Model)
 	b = append(b, `,"final":`...)
 	b = strconv.AppendBool(b, a.Final)
+	if len(a.Related) > 0 {
+		b = append(b, `,"related_flows":[`...)
+		for i := range a.Related {
+			r := &a.Related[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"src_port":`...)
+			b = strconv.AppendUint(b, uint64(r.SrcPort), 10)
+			b = append(b, `,"start":`...)
+			b = r.Start.appendJSON(b)
+			b = append(b, `,"community_id":`...)
+			b = appendJSONString(b, r.CommunityID)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 

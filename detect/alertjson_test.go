@@ -59,6 +59,15 @@ func randomAlert(rng *rand.Rand) *Alert {
 			a.TopFeatures[i] = TopFeature{Name: str(), Value: flt(), Baseline: [2]Float{flt(), flt()}, Share: flt()}
 		}
 	}
+	switch rng.IntN(4) {
+	case 0:
+		a.Related = make([]RelatedFlow, 1+rng.IntN(3))
+		for i := range a.Related {
+			a.Related[i] = RelatedFlow{SrcPort: uint16(rng.Uint32()), Start: ts(), CommunityID: str()}
+		}
+	case 1:
+		a.Related = []RelatedFlow{} // empty: omitted like nil
+	}
 	return a
 }
 
@@ -86,7 +95,12 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	}
 	// Real alerts, as the pipeline builds them, with a prefix kept.
 	top := []models.Contribution{{Name: "syn_ratio", Value: 1, Lo: 0, Hi: math.Inf(1), Share: 0.75}}
-	for _, j := range []*job{testJob(6, 40000, 80, 0), testJob(1, 0x0803, 0, 12), testJob(17, 53, 5353, 0)} {
+	beacon := testJob(6, 40000, 8000, 0)
+	beacon.related = []features.FlowID{beacon.id, beacon.id}
+	beacon.related[0].Start -= 10e9
+	beacon.related[0].Sport, beacon.related[1].Sport = 39990, 39995
+	beacon.related[1].Start -= 5e9
+	for _, j := range []*job{testJob(6, 40000, 80, 0), testJob(1, 0x0803, 0, 12), testJob(17, 53, 5353, 0), beacon} {
 		a := newAlert(j, Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
 		want, _ := json.Marshal(a)
 		if got := a.AppendJSON([]byte("x")); string(got) != "x"+string(want) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,6 +150,9 @@ type Observation struct {
 	Final  bool   // the flow's final record (false: an interim score of an active flow)
 	At     int64  // the scoring moment, capture time (Unix ns)
 	Scores Scores
+	// Related is the record's features.Record.Related: the earlier
+	// connections of its beacon, which an alert on it names.
+	Related []features.FlowID
 }
 
 // job is one record on its way to a worker. vec points into its batch's
@@ -161,8 +165,9 @@ type job struct {
 	final              bool
 	reason             features.EndReason
 	seq                uint32
-	at                 int64  // scoring moment, capture time
-	hash               uint64 // FlowKeyHash
+	related            []features.FlowID // a copy of Record.Related (nil for most records)
+	at                 int64             // scoring moment, capture time
+	hash               uint64            // FlowKeyHash
 	queued             time.Time
 	vec                []float64
 }
@@ -477,6 +482,9 @@ func (r *run) emit(rec *features.Record) {
 		final: rec.Final, reason: rec.Reason, seq: rec.Seq, at: at, hash: h,
 		vec: b.vecs[n:len(b.vecs):len(b.vecs)],
 	})
+	if len(rec.Related) > 0 {
+		b.jobs[len(b.jobs)-1].related = slices.Clone(rec.Related)
+	}
 	if r.cfg.Metrics != nil {
 		b.jobs[len(b.jobs)-1].queued = r.cfg.Clock.Now()
 	}
@@ -660,7 +668,7 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 	k := dedupKey{src: j.id.Src.As16(), dst: j.id.Dst.As16(), sport: j.id.Sport, dport: j.id.Dport,
 		proto: j.id.Proto, vlan: j.id.VLAN, seq: j.seq}
 	if r.cfg.Observe != nil {
-		r.cfg.Observe(&Observation{ID: j.id, Seq: j.seq, Final: j.final, At: j.at, Scores: s})
+		r.cfg.Observe(&Observation{ID: j.id, Seq: j.seq, Final: j.final, At: j.at, Scores: s, Related: j.related})
 	}
 	alert := s.Ensemble >= p.th.Ensemble
 	var prev dedupEntry
