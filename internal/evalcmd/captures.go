@@ -31,6 +31,9 @@ type flowScores struct {
 	max    []float64
 	first  []int64
 	attack bool // its label is not benign (set once labeled)
+	// observed: a record of this flow was scored (not only named as a
+	// related flow of another record's alert).
+	observed bool
 }
 
 // packetScore is one packet's ensemble score and its 5-tuple's sample
@@ -137,19 +140,33 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			sc := scoresOf(b, bundle.Scores(ob.Scores), make([]float64, 0, 3))
 			mu.Lock()
 			defer mu.Unlock()
-			f := flows[ref]
-			if f == nil {
-				f = &flowScores{max: make([]float64, len(names)), first: make([]int64, len(names))}
-				for i := range f.max {
-					f.max[i] = math.Inf(-1)
+			entry := func(ref flowRef) *flowScores {
+				f := flows[ref]
+				if f == nil {
+					f = &flowScores{max: make([]float64, len(names)), first: make([]int64, len(names))}
+					for i := range f.max {
+						f.max[i] = math.Inf(-1)
+					}
+					flows[ref] = f
 				}
-				flows[ref] = f
+				return f
 			}
-			for i, s := range sc {
-				f.max[i] = max(f.max[i], s)
-				if s >= th[i] && (f.first[i] == 0 || ob.At < f.first[i]) {
-					f.first[i] = ob.At
+			credit := func(f *flowScores) {
+				for i, s := range sc {
+					f.max[i] = max(f.max[i], s)
+					if s >= th[i] && (f.first[i] == 0 || ob.At < f.first[i]) {
+						f.first[i] = ob.At
+					}
 				}
+			}
+			f := entry(ref)
+			f.observed = true
+			credit(f)
+			// A beacon's record speaks for its earlier connections too: an
+			// alert on it names them (related_flows), so they are detected
+			// when it alerts, at its time, as detect reports them.
+			for _, rel := range ob.Related {
+				credit(entry(flowRef{id: rel}))
 			}
 			if !packets {
 				f.id = ob.ID
@@ -185,7 +202,9 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 		// Deterministic order: by flow start, then identity.
 		list := make([]*flowScores, 0, len(flows))
 		for _, f := range flows {
-			list = append(list, f)
+			if f.observed { // a related flow no record of which was scored is no flow of the capture
+				list = append(list, f)
+			}
 		}
 		sort.Slice(list, func(i, j int) bool { return lessID(&list[i].id, &list[j].id) })
 		var earliest int64

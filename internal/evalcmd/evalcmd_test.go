@@ -532,12 +532,23 @@ func scoresAsDetect(t *testing.T, model, interval string, labelOf map[flowKey]st
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	type idStart struct {
-		id    uint64
-		start int64
-	}
-	distinct := map[idStart]bool{}
+	// The flows detect reports: each alert's own, and the earlier
+	// connections of a beacon that it names (related_flows).
+	distinct := map[flowKey]bool{}
 	byLabel := map[string]map[flowKey]bool{}
+	alerted := map[flowKey]bool{}
+	count := func(k flowKey) {
+		distinct[k] = true
+		l, ok := labelOf[k]
+		if !ok {
+			t.Errorf("alert on a flow the extractor never ended: %+v", k)
+			return
+		}
+		if byLabel[l] == nil {
+			byLabel[l] = map[flowKey]bool{}
+		}
+		byLabel[l][k] = true
+	}
 	sc := bufio.NewScanner(fh)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -545,17 +556,23 @@ func scoresAsDetect(t *testing.T, model, interval string, labelOf map[flowKey]st
 		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
 			t.Fatalf("alert %q: %v", sc.Text(), err)
 		}
-		distinct[idStart{a.FlowID, int64(a.Flow.Start)}] = true
 		k := keyOfAlert(t, &a)
-		l, ok := labelOf[k]
-		if !ok {
-			t.Errorf("alert on a flow the extractor never ended: %+v", k)
-			continue
+		alerted[k] = true
+		count(k)
+		for _, r := range a.Related {
+			rk := k
+			rk.sport, rk.start = r.SrcPort, int64(r.Start)
+			count(rk)
 		}
-		if byLabel[l] == nil {
-			byLabel[l] = map[flowKey]bool{}
+	}
+	onlyNamed := 0
+	for k := range byLabel["beaconing"] {
+		if !alerted[k] {
+			onlyNamed++
 		}
-		byLabel[l][k] = true
+	}
+	if onlyNamed == 0 {
+		t.Error("no beaconing flow was reported through a later alert's related_flows; the sample's beacon should have some")
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
