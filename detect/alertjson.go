@@ -19,10 +19,11 @@ import (
 // on an attack capture writes hundreds of thousands of alerts, and
 // encoding/json was the largest single cost (TestAppendJSONMatchesMarshal
 // holds the two encodings equal).
-func (a *Alert) AppendJSON(b []byte) []byte { return a.appendJSON(b, nil) }
+func (a *Alert) AppendJSON(b []byte) []byte { return a.appendJSON(b, nil, nil) }
 
-// appendJSON is AppendJSON with a cache of float encodings (nil: none).
-func (a *Alert) appendJSON(b []byte, fc *floatCache) []byte {
+// appendJSON is AppendJSON with caches of float and top-features
+// encodings (nil: none).
+func (a *Alert) appendJSON(b []byte, fc *floatCache, tc *topCache) []byte {
 	b = append(b, `{"timestamp":`...)
 	b = a.Timestamp.appendJSON(b)
 	b = append(b, `,"event_type":`...)
@@ -94,29 +95,7 @@ func (a *Alert) appendJSON(b []byte, fc *floatCache) []byte {
 	b = append(b, `,"thresholds":`...)
 	b = a.Thresholds.appendJSON(b, fc)
 	b = append(b, `,"top_features":`...)
-	if a.TopFeatures == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range a.TopFeatures {
-			t := &a.TopFeatures[i]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"name":`...)
-			b = appendJSONString(b, t.Name)
-			b = append(b, `,"value":`...)
-			b = t.Value.appendJSONc(b, fc)
-			b = append(b, `,"baseline":[`...)
-			b = t.Baseline[0].appendJSONc(b, fc)
-			b = append(b, ',')
-			b = t.Baseline[1].appendJSONc(b, fc)
-			b = append(b, `],"share":`...)
-			b = t.Share.appendJSONc(b, fc)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = tc.append(b, a.TopFeatures, fc)
 	b = append(b, `,"model":`...)
 	b = appendJSONString(b, a.Model)
 	b = append(b, `,"final":`...)
@@ -139,6 +118,60 @@ func (a *Alert) appendJSON(b []byte, fc *floatCache) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// appendTopJSON appends top's JSON encoding (null for nil).
+func appendTopJSON(b []byte, top []TopFeature, fc *floatCache) []byte {
+	if top == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range top {
+		t := &top[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, t.Name)
+		b = append(b, `,"value":`...)
+		b = t.Value.appendJSONc(b, fc)
+		b = append(b, `,"baseline":[`...)
+		b = t.Baseline[0].appendJSONc(b, fc)
+		b = append(b, ',')
+		b = t.Baseline[1].appendJSONc(b, fc)
+		b = append(b, `],"share":`...)
+		b = t.Share.appendJSONc(b, fc)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// topCache remembers the encodings of recent TopFeatures slices by their
+// identity (address and length): the alerts of one feature vector share
+// one slice (the score memo's, see Config.ScoreMemo), and its encoding,
+// the largest part of an alert's, is made once. An entry holds the slice,
+// so its address cannot be taken by another slice while the entry lives,
+// and Alert.TopFeatures is read-only, so the encoding stays right. It
+// belongs to one goroutine (a JSONLines sink, under its lock).
+type topCache [256]struct {
+	top []TopFeature
+	enc []byte
+}
+
+// append appends top's encoding through the cache (nil: none).
+func (tc *topCache) append(b []byte, top []TopFeature, fc *floatCache) []byte {
+	if tc == nil || len(top) == 0 {
+		return appendTopJSON(b, top, fc)
+	}
+	p := unsafe.SliceData(top)
+	e := &tc[(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15)>>56]
+	if len(e.top) == len(top) && unsafe.SliceData(e.top) == p {
+		return append(b, e.enc...)
+	}
+	n := len(b)
+	b = appendTopJSON(b, top, fc)
+	e.top, e.enc = top, append(e.enc[:0], b[n:]...)
+	return b
 }
 
 func (m *ModelScores) appendJSON(b []byte, fc *floatCache) []byte {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models"
@@ -78,8 +79,14 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var buf []byte
 	fc := new(floatCache) // shared across alerts, as a sink's is
+	tc := new(topCache)
+	var prevTop []TopFeature
 	for i := range 20000 {
 		a := randomAlert(rng)
+		if i%3 == 0 && prevTop != nil {
+			a.TopFeatures = prevTop // shared, as the alerts of one vector share it
+		}
+		prevTop = a.TopFeatures
 		want, err := json.Marshal(a)
 		if err != nil {
 			t.Fatal(err)
@@ -88,9 +95,9 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		if !bytes.Equal(buf, want) {
 			t.Fatalf("alert %d:\nAppendJSON %s\nMarshal    %s", i, buf, want)
 		}
-		buf = a.appendJSON(buf[:0], fc)
+		buf = a.appendJSON(buf[:0], fc, tc)
 		if !bytes.Equal(buf, want) {
-			t.Fatalf("alert %d, float cache:\nappendJSON %s\nMarshal    %s", i, buf, want)
+			t.Fatalf("alert %d, float and top caches:\nappendJSON %s\nMarshal    %s", i, buf, want)
 		}
 	}
 	// Real alerts, as the pipeline builds them, with a prefix kept.
@@ -140,9 +147,9 @@ func TestAppendJSONNoAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0]) }); n != 0 {
 		t.Errorf("AppendJSON allocates %v times per alert", n)
 	}
-	fc := new(floatCache)
-	if n := testing.AllocsPerRun(100, func() { buf = a.appendJSON(buf[:0], fc) }); n != 0 {
-		t.Errorf("appendJSON with a float cache allocates %v times per alert", n)
+	fc, tc := new(floatCache), new(topCache)
+	if n := testing.AllocsPerRun(100, func() { buf = a.appendJSON(buf[:0], fc, tc) }); n != 0 {
+		t.Errorf("appendJSON with float and top caches allocates %v times per alert", n)
 	}
 }
 
@@ -241,4 +248,35 @@ func BenchmarkPlainJSON(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*float64(len(s))/b.Elapsed().Seconds()/1e9, "GB/s")
+}
+
+// TestTopCache: an alert sharing an earlier one's TopFeatures slice gets
+// that slice's remembered encoding; an equal slice elsewhere in memory,
+// or a shorter view of the same array, is encoded anew. Every encoding
+// equals encoding/json's.
+func TestTopCache(t *testing.T) {
+	shared := topFeatures([]models.Contribution{{Name: "src_conns_60s", Value: 1000, Hi: 3, Share: 0.6},
+		{Name: "tcp_reset", Value: 1, Share: 0.4}})
+	twin := append([]TopFeature(nil), shared...)
+	twin[1].Share = 0.25 // same address class, other content: must not be taken for shared
+	tc := new(topCache)
+	for i, top := range [][]TopFeature{shared, shared, twin, shared[:1], shared, nil, {}} {
+		a := newAlertShared(testJob(6, 40000, 80, 0), Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
+		want, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.appendJSON(nil, nil, tc); !bytes.Equal(got, want) {
+			t.Fatalf("alert %d:\nappendJSON %s\nMarshal    %s", i, got, want)
+		}
+	}
+	hit := 0
+	for _, e := range tc {
+		if len(e.top) > 0 && unsafe.SliceData(e.top) == unsafe.SliceData(shared) && len(e.top) == len(shared) {
+			hit++
+		}
+	}
+	if hit != 1 {
+		t.Fatalf("the shared slice is remembered %d times, want once", hit)
+	}
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"hash/maphash"
 	"unsafe"
-
-	"github.com/vigil-nids/vigil/models"
 )
 
 // scoreMemo remembers the scores (and, once asked, the explanation) of
@@ -19,8 +17,9 @@ import (
 // distinct vectors).
 //
 // It is direct-mapped (a colliding vector replaces the slot's), of fixed
-// size, owned by one worker, and allocates only the first time a slot
-// stores an explanation.
+// size and owned by one worker. It allocates an explanation's
+// []TopFeature each time a slot stores one; the alerts of that vector
+// share it, and a JSONLines sink encodes it once (topCache).
 type scoreMemo struct {
 	dim   int
 	mask  uint64
@@ -36,9 +35,12 @@ type memoSlot struct {
 	// row is the vector's row in the batch being scored while its scores
 	// are pending (-1 once s holds them).
 	row       int32
-	explained bool // contrib holds the explanation (of n features: n is fixed per run)
+	explained bool // top holds the explanation (of n features: n is fixed per run)
 	s         Scores
-	contrib   []models.Contribution
+	// top is the explanation as the alerts of this vector carry it: one
+	// slice, shared by them and never written after it is made (a slot
+	// that takes another vector makes a new one).
+	top []TopFeature
 }
 
 // newScoreMemo returns a memo of slots (a power of two) vectors of dim
@@ -86,6 +88,6 @@ func (m *scoreMemo) insert(h uint64, v []float64, row int) *memoSlot {
 	if m.gen == 0 {
 		m.gen = 1
 	}
-	e.hash, e.gen, e.row, e.explained, e.s = h, m.gen, int32(row), false, Scores{}
+	e.hash, e.gen, e.row, e.explained, e.s, e.top = h, m.gen, int32(row), false, Scores{}, nil
 	return e
 }

@@ -692,9 +692,9 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 		return
 	}
 	held := e != nil && e.gen == gen // the slot still holds j's vector
-	contrib := w.contrib
+	var a *Alert
 	if held && e.explained {
-		contrib = e.contrib
+		a = newAlertShared(j, s, p.th, p.hash, e.top)
 	} else {
 		switch {
 		case row >= 0:
@@ -705,12 +705,13 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 		default:
 			w.contrib = w.sc.Explain(w.contrib[:0], j.vec, r.cfg.TopFeatures)
 		}
-		contrib = w.contrib
 		if held {
-			e.contrib, e.explained = append(e.contrib[:0], contrib...), true
+			e.top, e.explained = topFeatures(w.contrib), true
+			a = newAlertShared(j, s, p.th, p.hash, e.top)
+		} else {
+			a = newAlert(j, s, p.th, p.hash, w.contrib)
 		}
 	}
-	a := newAlert(j, s, p.th, p.hash, contrib)
 	// A model absent from the bundle has threshold 0 and scores 0.
 	byIF := p.th.IForest > 0 && s.IForest >= p.th.IForest
 	byKM := p.th.KMeans > 0 && s.KMeans >= p.th.KMeans

@@ -27,6 +27,7 @@ type JSONLines struct {
 	f      *os.File // non-nil when the sink owns a file: synced and closed by Close
 	buf    []byte
 	floats *floatCache
+	tops   *topCache
 	closed bool
 }
 
@@ -84,9 +85,9 @@ func (s *JSONLines) Send(a *Alert) error {
 		return ErrClosed
 	}
 	if s.floats == nil {
-		s.floats = new(floatCache)
+		s.floats, s.tops = new(floatCache), new(topCache)
 	}
-	s.buf = append(a.appendJSON(s.buf, s.floats), '\n')
+	s.buf = append(a.appendJSON(s.buf, s.floats, s.tops), '\n')
 	if len(s.buf) >= jsonFlushBytes {
 		return s.flushLocked()
 	}
