@@ -32,8 +32,8 @@ type bundleScorer struct {
 	buf []bundle.Scores
 }
 
-func (s *bundleScorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
-	s.buf = s.s.ScoreBatch(s.buf, raw)
+func (s *bundleScorer) ScoreRows(dst []Scores, raw [][]float64) []Scores {
+	s.buf = s.s.ScoreRows(s.buf, raw)
 	dst = dst[:0]
 	for _, v := range s.buf {
 		dst = append(dst, Scores{IForest: v.IForest, KMeans: v.KMeans, Ensemble: v.Ensemble})

@@ -21,7 +21,7 @@
 //	    ▼                                              ▼
 //	  worker queues (Workers × ~QueueLen records) ──▶ scoring workers, one
 //	    Scorer each: the whole batch scored at once when the Scorer can
-//	    (the bundle's ScoreBatch, equal to Score bit for bit), then per
+//	    (the bundle's ScoreRows, equal to Score bit for bit), then per
 //	    record in order: threshold → dedup (per flow key and Seq; a repeat
 //	    needs a score RealertMargin higher) → Explain (of the vector just
 //	    scored, without scoring it again) → *Alert

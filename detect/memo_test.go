@@ -79,8 +79,8 @@ type countingScorer struct {
 	rows *atomic.Int64
 }
 
-func (s *countingScorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
-	dst = s.b.ScoreBatch(dst, raw)
+func (s *countingScorer) ScoreRows(dst []Scores, raw [][]float64) []Scores {
+	dst = s.b.ScoreRows(dst, raw)
 	s.rows.Add(int64(len(dst)))
 	return dst
 }

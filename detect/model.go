@@ -36,11 +36,11 @@ type scoredExplainer interface {
 
 // batchScorer is implemented by Scorers that score a batch of vectors at
 // once (the bundle's), faster than one Score call each, with results
-// equal to Score's. ScoreBatch scores the vectors stored back to back in
-// raw into dst (resized); ExplainRow explains row i of the last batch, as
+// equal to Score's. ScoreRows scores the vectors of raw into dst
+// (resized); ExplainRow explains row i of the last batch, as
 // ExplainScored does. The worker uses it for batches of several records.
 type batchScorer interface {
-	ScoreBatch(dst []Scores, raw []float64) []Scores
+	ScoreRows(dst []Scores, raw [][]float64) []Scores
 	ExplainRow(dst []models.Contribution, i int, raw []float64, sc Scores, n int) []models.Contribution
 }
 

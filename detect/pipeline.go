@@ -549,7 +549,11 @@ func (r *run) worker(q chan *batch) {
 				w.decide(&b.jobs[i], w.scores[i], w.rows[i], w.slotOf[i], w.gens[i])
 			}
 		case w.batch != nil && len(b.jobs) > 1:
-			w.scores = w.batch.ScoreBatch(w.scores, b.vecs[:len(b.jobs)*len(b.jobs[0].vec)])
+			w.miss = w.miss[:0]
+			for i := range b.jobs {
+				w.miss = append(w.miss, b.jobs[i].vec)
+			}
+			w.scores = w.batch.ScoreRows(w.scores, w.miss)
 			for i := range b.jobs {
 				w.decide(&b.jobs[i], w.scores[i], i, nil, 0)
 			}
@@ -571,7 +575,7 @@ func (r *run) worker(q chan *batch) {
 
 // scoreMemo scores batch b through the worker's memo: the vectors it
 // holds take their scores from it; the others (each distinct one once)
-// are scored in one ScoreBatch call and stored. It sets w.scores, w.rows
+// are scored in one ScoreRows call and stored. It sets w.scores, w.rows
 // (a record's row in that call, or -1 for a memo hit), w.slotOf and w.gens
 // for every record.
 func (w *scoring) scoreMemo(b *batch) {
@@ -595,7 +599,7 @@ func (w *scoring) scoreMemo(b *batch) {
 		e := m.lookup(h, v)
 		if e == nil {
 			e = m.insert(h, v, len(w.missSlot))
-			w.miss = append(w.miss, v...)
+			w.miss = append(w.miss, v)
 			w.missSlot = append(w.missSlot, e)
 		}
 		w.slotOf[i], w.gens[i], w.rows[i] = e, e.gen, int(e.row)
@@ -606,7 +610,7 @@ func (w *scoring) scoreMemo(b *batch) {
 	if len(w.missSlot) == 0 {
 		return
 	}
-	w.missScores = w.batch.ScoreBatch(w.missScores, w.miss)
+	w.missScores = w.batch.ScoreRows(w.missScores, w.miss)
 	for k, e := range w.missSlot {
 		// A later vector of this batch may have taken the slot: it is
 		// then stored at its own row.
@@ -642,20 +646,20 @@ type scoring struct {
 	contrib []models.Contribution
 
 	// The score memo (Config.ScoreMemo) and, per record of the batch,
-	// its row in the ScoreBatch call (-1: a memo hit), its memo slot and
-	// that slot's generation; the distinct new vectors, back to back,
-	// their slots and scores.
+	// its row in the ScoreRows call (-1: a memo hit), its memo slot and
+	// that slot's generation; the distinct new vectors (views of the
+	// batch's), their slots and scores.
 	memo       *scoreMemo
 	rows       []int
 	slotOf     []*memoSlot
 	gens       []uint32
-	miss       []float64
+	miss       [][]float64
 	missSlot   []*memoSlot
 	missScores []Scores
 }
 
 // decide handles one scored record: metrics, dedup and its alert, if any,
-// appended to w.out. row is the record's row in the last ScoreBatch call
+// appended to w.out. row is the record's row in the last ScoreRows call
 // (-1: it was scored alone by Score, or its scores came from the memo).
 // e is its memo slot (nil: no memo) as of generation gen.
 func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -653,7 +654,8 @@ func TestExplainScored(t *testing.T) {
 	}
 }
 
-// TestScoreBatchMatchesScore pins the batch path to the single-row one:
+// TestScoreBatchMatchesScore pins the batch paths (ScoreBatch, ScoreRows)
+// to the single-row one:
 // for batch sizes around the forest's 8- and 4-row walks and its 64-row
 // block, every row's Scores equal Score's bit for bit and ExplainRow
 // equals Explain, including rows with NaN, ±Inf and huge values.
@@ -700,6 +702,23 @@ func TestScoreBatchMatchesScore(t *testing.T) {
 				want = ref.Explain(want, x, 3)
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("%s: batch of %d, row %d: ExplainRow %+v, Explain %+v", c.name, n, i, got, want)
+				}
+			}
+			// ScoreRows: the same vectors, each its own slice, in reverse.
+			rows := make([][]float64, n)
+			for i := range n {
+				rows[n-1-i] = slices.Clone(raw[i*4 : (i+1)*4])
+			}
+			out = s.ScoreRows(out, rows)
+			for i, x := range rows {
+				w := ref.Score(x)
+				if bits(out[i]) != bits(w) {
+					t.Fatalf("%s: %d rows, row %d %v: ScoreRows %+v, Score %+v", c.name, n, i, x, out[i], w)
+				}
+				got = s.ExplainRow(got, i, x, out[i], 3)
+				want = ref.Explain(want, x, 3)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: %d rows, row %d: ExplainRow after ScoreRows %+v, Explain %+v", c.name, n, i, got, want)
 				}
 			}
 		}

@@ -26,6 +26,7 @@ type Scorer struct {
 
 	// ScoreBatch's state: the scaled rows (kept for ExplainRow), views of
 	// them, the forest's scores and each row's nearest centroid.
+	raw     [][]float64 // ScoreBatch's views of its input
 	rows    []float64
 	views   [][]float64
 	forest  []float64
@@ -65,31 +66,51 @@ func (s *Scorer) Score(raw []float64) Scores {
 // to their number, and returns it. Each element equals what Score returns
 // for that vector, bit for bit, but the batch is faster: the forest walks
 // its trees for eight rows at a time, and k-means measures all centroids
-// in float32 first and only the candidates in float64 (kmeans.Batch). The scaled rows are kept for ExplainRow
-// until the next ScoreBatch. It allocates only to grow its buffers to a
-// larger batch than before (and dst when its capacity is too small).
+// in float32 first and only the candidates in float64 (kmeans.Batch).
+// The scaled rows are kept for ExplainRow until the next ScoreBatch or
+// ScoreRows. It allocates only to grow its buffers to a larger batch than
+// before (and dst when its capacity is too small).
 func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
 	d := len(s.scaled)
 	if len(raw)%d != 0 {
 		panic("bundle: ScoreBatch input length is not a multiple of the schema length")
 	}
 	n := len(raw) / d
+	if cap(s.raw) < n {
+		s.raw = make([][]float64, n)
+	}
+	s.raw = s.raw[:n]
+	for i := range n {
+		s.raw[i] = raw[i*d : (i+1)*d : (i+1)*d]
+	}
+	return s.ScoreRows(dst, s.raw)
+}
+
+// ScoreRows is ScoreBatch for vectors that are not stored back to back:
+// one slice each, of the schema's length (it panics otherwise). A caller
+// scoring some of the vectors it holds need not copy them together.
+func (s *Scorer) ScoreRows(dst []Scores, raw [][]float64) []Scores {
+	d := len(s.scaled)
+	n := len(raw)
 	if cap(dst) < n {
 		dst = make([]Scores, n)
 	}
 	dst = dst[:n]
-	if cap(s.rows) < len(raw) {
-		s.rows = make([]float64, len(raw))
+	if cap(s.views) < n {
+		s.rows = make([]float64, n*d)
 		s.views = make([][]float64, n)
 		s.forest = make([]float64, n)
 		s.kmeans = make([]float64, n)
 		s.cluster = make([]int, n)
 	}
-	s.rows, s.views, s.forest, s.kmeans, s.cluster = s.rows[:len(raw)], s.views[:n], s.forest[:n], s.kmeans[:n], s.cluster[:n]
+	s.rows, s.views, s.forest, s.kmeans, s.cluster = s.rows[:n*d], s.views[:n], s.forest[:n], s.kmeans[:n], s.cluster[:n]
 	b := s.b
-	for i := range n {
+	for i, x := range raw {
+		if len(x) != d {
+			panic("bundle: ScoreRows row length differs from the schema")
+		}
 		v := s.rows[i*d : (i+1)*d : (i+1)*d]
-		b.Scaler.TransformTo(v, raw[i*d:(i+1)*d])
+		b.Scaler.TransformTo(v, x)
 		s.views[i] = v
 	}
 	if b.Forest != nil {
@@ -117,7 +138,8 @@ func (s *Scorer) ScoreBatch(dst []Scores, raw []float64) []Scores {
 	return dst
 }
 
-// ExplainRow is ExplainScored for row i of the last ScoreBatch call: raw
+// ExplainRow is ExplainScored for row i of the last ScoreBatch (or
+// ScoreRows) call: raw
 // is that row's raw vector, unchanged, and sc its Scores. It neither
 // scales nor scores again, nor searches for the nearest centroid. The
 // result equals Explain(dst, raw, n). It does not allocate when cap(dst) ≥
