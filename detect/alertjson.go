@@ -87,7 +87,7 @@ func (a *Alert) appendJSON(b []byte, fc *floatCache, tc *topCache) []byte {
 		b = appendJSONString(b, a.CommunityID)
 	}
 	b = append(b, `,"score":`...)
-	b = a.Score.appendJSONc(b, fc)
+	b = a.Score.appendQuotc(b, fc)
 	b = append(b, `,"scores":`...)
 	b = a.Scores.appendJSON(b, fc)
 	b = append(b, `,"threshold":`...)
@@ -140,7 +140,7 @@ func appendTopJSON(b []byte, top []TopFeature, fc *floatCache) []byte {
 		b = append(b, ',')
 		b = t.Baseline[1].appendJSONc(b, fc)
 		b = append(b, `],"share":`...)
-		b = t.Share.appendJSONc(b, fc)
+		b = t.Share.appendQuotc(b, fc)
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -176,9 +176,9 @@ func (tc *topCache) append(b []byte, top []TopFeature, fc *floatCache) []byte {
 
 func (m *ModelScores) appendJSON(b []byte, fc *floatCache) []byte {
 	b = append(b, `{"iforest":`...)
-	b = m.IForest.appendJSONc(b, fc)
+	b = m.IForest.appendQuotc(b, fc)
 	b = append(b, `,"kmeans":`...)
-	b = m.KMeans.appendJSONc(b, fc)
+	b = m.KMeans.appendQuotc(b, fc)
 	return append(b, '}')
 }
 
@@ -265,8 +265,30 @@ type floatCache [256]struct {
 }
 
 // appendJSONc is appendJSON through a cache (nil: none).
-func (f Float) appendJSONc(b []byte, fc *floatCache) []byte {
+func (f Float) appendJSONc(b []byte, fc *floatCache) []byte { return f.cached(b, fc, false) }
+
+// appendQuotc is appendJSONc for a quotient (a score, a share), which
+// mostly needs 16 or 17 digits: see appendQuot.
+func (f Float) appendQuotc(b []byte, fc *floatCache) []byte { return f.cached(b, fc, true) }
+
+// appendQuot is appendJSON for a value that most likely needs 16 or 17
+// significant digits. A finite non-integer goes to strconv at once:
+// features.AppendFloat would first look for a decimal of at most 15
+// digits, and its output equals strconv's for every non-integer.
+func (f Float) appendQuot(b []byte) []byte {
+	if v := float64(f); v != math.Trunc(v) && !math.IsNaN(v) {
+		return strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	return f.appendJSON(b)
+}
+
+// cached appends f's encoding (appendQuot's when quot, else appendJSON's)
+// through cache fc (nil: none).
+func (f Float) cached(b []byte, fc *floatCache, quot bool) []byte {
 	if fc == nil {
+		if quot {
+			return f.appendQuot(b)
+		}
 		return f.appendJSON(b)
 	}
 	bits := math.Float64bits(float64(f))
@@ -275,7 +297,11 @@ func (f Float) appendJSONc(b []byte, fc *floatCache) []byte {
 		return append(b, e.s[:e.n]...)
 	}
 	n := len(b)
-	b = f.appendJSON(b)
+	if quot {
+		b = f.appendQuot(b)
+	} else {
+		b = f.appendJSON(b)
+	}
 	if enc := b[n:]; len(enc) <= len(e.s) {
 		e.bits, e.n = bits, uint8(copy(e.s[:], enc))
 	}

@@ -199,8 +199,17 @@ func TestFloatJSONMatchesStrconv(t *testing.T) {
 		}
 	}
 	for _, v := range vs {
-		if got, want := string(Float(v).appendJSON(nil)), strconv.FormatFloat(v, 'g', -1, 64); got != want {
+		want := strconv.FormatFloat(v, 'g', -1, 64)
+		if got := string(Float(v).appendJSON(nil)); got != want {
 			t.Fatalf("Float(%v): %s, want %s", v, got, want)
+		}
+		if got := string(Float(v).appendQuot(nil)); got != want {
+			t.Fatalf("Float(%v).appendQuot: %s, want %s", v, got, want)
+		}
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got := string(Float(v).appendQuot(nil)); got != "null" {
+			t.Fatalf("Float(%v).appendQuot: %s, want null", v, got)
 		}
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"io"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/vigil-nids/vigil/capture"
+	"github.com/vigil-nids/vigil/features"
 )
 
 // memSource replays in-memory packets.
@@ -114,5 +116,39 @@ func TestNoAllocsPerPacket(t *testing.T) {
 	small, large := mallocs(1000), mallocs(21000)
 	if large > small+200 {
 		t.Fatalf("%d allocations for 21000 packets vs %d for 1000: %.3f per packet", large, small, float64(large-small)/20000)
+	}
+}
+
+// BenchmarkScoreRowsLab scores the flow records of the sample mixed
+// capture (real vectors, so the scaler's and the forest's branches see a
+// realistic mix) with the bundle's batch path, 64 rows per call, as the
+// workers do in replay.
+func BenchmarkScoreRowsLab(b *testing.B) {
+	bun := trainLab(b)
+	ecfg, _ := ExtractorConfig(bun)
+	var vecs [][]float64
+	ext := features.NewExtractor(ecfg, func(r *features.Record) { vecs = append(vecs, slices.Clone(r.Vector)) })
+	for _, p := range readAll(b, labMixed) {
+		ext.Process(p.data, p.ci)
+	}
+	ext.Flush()
+	if len(vecs) < 1000 {
+		b.Fatalf("only %d records", len(vecs))
+	}
+	sc := FromBundle(bun).NewScorer().(batchScorer)
+	var out []Scores
+	var sum float64
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := 0; i < len(vecs); i += blockBatch {
+			out = sc.ScoreRows(out, vecs[i:min(i+blockBatch, len(vecs))])
+			sum += out[0].Ensemble
+		}
+		n += len(vecs)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+	if !(sum > 0) {
+		b.Fatalf("ensemble scores sum to %v", sum)
 	}
 }
