@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models"
@@ -189,20 +190,29 @@ func keyHash(a, b [16]byte, pa, pb uint16, proto uint8, vlan uint16) uint64 {
 	return h
 }
 
-// alertBox holds an alert and what its pointer and slice fields point
-// to, so that an alert is one allocation.
+// alertBox holds an alert and what its pointer, slice and string fields
+// point to, so that an alert is one allocation, or a share of one: the
+// workers take boxes from slabs (alertSlab).
 type alertBox struct {
 	a      Alert
 	sp, dp uint16
 	icmp   [2]uint8
 	vlan   [1]uint16
+	cid    [32]byte // the Community ID's bytes ("1:" and 28 of base64)
 	top    [defaultTopFeatures]TopFeature
 }
 
+// alertSlab is the number of alert boxes a worker allocates at once.
+const alertSlab = 64
+
 // newAlert builds an alert from a scored record.
 func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contribution) *Alert {
+	return newAlertIn(new(alertBox), j, s, th, model, top)
+}
+
+// newAlertIn is newAlert in box, which must be zero.
+func newAlertIn(box *alertBox, j *job, s Scores, th Thresholds, model string, top []models.Contribution) *Alert {
 	id := &j.id
-	box := new(alertBox)
 	a := &box.a
 	*a = Alert{
 		Timestamp:   Time(j.at),
@@ -211,7 +221,7 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 		SrcIP:       id.Src,
 		DestIP:      id.Dst,
 		Proto:       ProtoName(id.Proto),
-		CommunityID: communityID(j),
+		CommunityID: communityID(j, &box.cid),
 		Score:       Float(s.Ensemble),
 		Scores:      ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
 		Threshold:   Float(th.Ensemble),
@@ -262,10 +272,14 @@ func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contri
 
 // communityID is the flow's Community ID v1: the extractor's when it was
 // asked for one, else computed here — for the alerting flows only, not for
-// every record scored.
-func communityID(j *job) string {
+// every record scored — into buf, which nothing writes afterwards.
+func communityID(j *job, buf *[32]byte) string {
 	if j.community != "" {
 		return j.community
 	}
-	return features.CommunityID(&j.id)
+	b := features.AppendCommunityID(buf[:0], &j.id)
+	if len(b) > len(buf) || len(b) == 0 { // longer than v1's: b is a copy
+		return string(b)
+	}
+	return unsafe.String(&buf[0], len(b))
 }

@@ -197,3 +197,32 @@ func BenchmarkAlertJSON(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 }
+
+// TestAlertCommunityID: an alert carries the extractor's Community ID when
+// the record has one, else the one features.CommunityID computes (here
+// written into the alert's box), for IPv4 and IPv6, TCP, UDP and ICMP;
+// alerts built in a row from one slab keep their own.
+func TestAlertCommunityID(t *testing.T) {
+	v6 := testJob(17, 5353, 53, 0)
+	v6.id.Src, v6.id.Dst = netip.MustParseAddr("fe80::1"), netip.MustParseAddr("2001:db8::53")
+	given := testJob(6, 40000, 80, 0) // community "1:abc="
+	var slab [4]alertBox
+	var alerts []*Alert
+	for i, j := range []*job{testJob(6, 40000, 80, 0), testJob(1, 0x0803, 0, 0), v6, given} {
+		if j != given {
+			j.community = ""
+		}
+		a := newAlertIn(&slab[i], j, Scores{Ensemble: 2}, Thresholds{1, 1, 1}, "h", nil)
+		want := j.community
+		if want == "" {
+			want = features.CommunityID(&j.id)
+		}
+		if a.CommunityID != want || !strings.HasPrefix(want, "1:") {
+			t.Fatalf("job %d: community_id %q, want %q", i, a.CommunityID, want)
+		}
+		alerts = append(alerts, a)
+	}
+	if alerts[0].CommunityID == alerts[1].CommunityID || alerts[1].CommunityID == alerts[2].CommunityID {
+		t.Fatalf("distinct flows share a Community ID: %q %q %q", alerts[0].CommunityID, alerts[1].CommunityID, alerts[2].CommunityID)
+	}
+}

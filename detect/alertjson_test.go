@@ -270,7 +270,7 @@ func TestTopCache(t *testing.T) {
 	twin[1].Share = 0.25 // same address class, other content: must not be taken for shared
 	tc := new(topCache)
 	for i, top := range [][]TopFeature{shared, shared, twin, shared[:1], shared, nil, {}} {
-		a := newAlertShared(testJob(6, 40000, 80, 0), Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
+		a := newAlertShared(new(alertBox), testJob(6, 40000, 80, 0), Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
 		want, err := json.Marshal(a)
 		if err != nil {
 			t.Fatal(err)

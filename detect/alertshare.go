@@ -2,11 +2,11 @@ package detect
 
 import "github.com/vigil-nids/vigil/models"
 
-// newAlertShared is newAlert with the explanation already made into a
+// newAlertShared is newAlertIn with the explanation already made into a
 // []TopFeature (topFeatures) that the alerts of one feature vector share
 // and nothing writes: a JSONLines sink then encodes it once (topCache).
-func newAlertShared(j *job, s Scores, th Thresholds, model string, top []TopFeature) *Alert {
-	a := newAlert(j, s, th, model, nil)
+func newAlertShared(box *alertBox, j *job, s Scores, th Thresholds, model string, top []TopFeature) *Alert {
+	a := newAlertIn(box, j, s, th, model, nil)
 	a.TopFeatures = top
 	return a
 }

@@ -625,6 +625,18 @@ func (w *scoring) scoreMemo(b *batch) {
 	}
 }
 
+// box returns a zero alert box from the worker's slab, allocating a new
+// slab when it is used up: one allocation per alertSlab alerts. A slab
+// lives while any of its alerts does.
+func (w *scoring) box() *alertBox {
+	if len(w.boxes) == 0 {
+		w.boxes = make([]alertBox, alertSlab)
+	}
+	b := &w.boxes[0]
+	w.boxes = w.boxes[1:]
+	return b
+}
+
 // resize returns s with length n, reallocated only when it is too short.
 func resize[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -644,6 +656,7 @@ type scoring struct {
 	outCap  int             // capacity to make out with: the batch's size
 	seen    *dedupSet
 	contrib []models.Contribution
+	boxes   []alertBox // the rest of the current slab
 
 	// The score memo (Config.ScoreMemo) and, per record of the batch,
 	// its row in the ScoreRows call (-1: a memo hit), its memo slot and
@@ -698,7 +711,7 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 	held := e != nil && e.gen == gen // the slot still holds j's vector
 	var a *Alert
 	if held && e.explained {
-		a = newAlertShared(j, s, p.th, p.hash, e.top)
+		a = newAlertShared(w.box(), j, s, p.th, p.hash, e.top)
 	} else {
 		switch {
 		case row >= 0:
@@ -711,9 +724,9 @@ func (w *scoring) decide(j *job, s Scores, row int, e *memoSlot, gen uint32) {
 		}
 		if held {
 			e.top, e.explained = topFeatures(w.contrib), true
-			a = newAlertShared(j, s, p.th, p.hash, e.top)
+			a = newAlertShared(w.box(), j, s, p.th, p.hash, e.top)
 		} else {
-			a = newAlert(j, s, p.th, p.hash, w.contrib)
+			a = newAlertIn(w.box(), j, s, p.th, p.hash, w.contrib)
 		}
 	}
 	// A model absent from the bundle has threshold 0 and scores 0.
