@@ -430,6 +430,10 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	}
 	v = e.ctx.appendContext(v, f, a)
 	rec.Vector = v
+	rec.JA4 = [JA4Len]byte{}
+	if a != nil && a.ja4ok {
+		rec.JA4 = a.ja4
+	}
 	rec.Related = rec.Related[:0]
 	for _, c := range e.ctx.related[:e.ctx.nrel] {
 		id := rec.FlowID

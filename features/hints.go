@@ -38,7 +38,9 @@ type appState struct {
 	tlsHello                   bool
 	tlsVersion                 uint16
 	tlsSNILen                  uint8
-	seen                       bool // addApp was called: the other fields may be set
+	ja4ok                      bool         // ja4 holds the ClientHello's fingerprint
+	ja4                        [JA4Len]byte // not a feature: for alerts (Record.JA4)
+	seen                       bool         // addApp was called: the other fields may be set
 }
 
 // appStore keeps the hint state of the flows that carry payload, in
@@ -606,9 +608,13 @@ func (a *appState) addAuth(pl []byte, fwd bool, port uint16) {
 	}
 }
 
-// addTLS reads the version and SNI of a TLS ClientHello record.
+// addTLS reads the version and SNI of a TLS ClientHello record, and its
+// JA4 fingerprint when the whole ClientHello is in pl.
 func (a *appState) addTLS(pl []byte) {
 	a.tlsHello = true
+	if !a.ja4ok {
+		a.ja4ok = ja4(pl[5:], &a.ja4)
+	}
 	b := pl[5:] // handshake: type(1) len(3) version(2) random(32)
 	if len(b) < 38 {
 		return
@@ -642,9 +648,11 @@ func (a *appState) addTLS(pl []byte) {
 			if l >= 5 {
 				a.tlsSNILen = uint8(min(int(binary.BigEndian.Uint16(b[i+3:])), 255))
 			}
-		case 43: // supported_versions: len(1) versions
-			if l >= 3 {
-				a.tlsVersion = max(a.tlsVersion, binary.BigEndian.Uint16(b[i+1:]))
+		case 43: // supported_versions: len(1) versions (GREASE ignored)
+			for k := i + 1; k+2 <= i+l && k+2 <= i+1+int(b[i]); k += 2 {
+				if v := binary.BigEndian.Uint16(b[k:]); !grease(v) {
+					a.tlsVersion = max(a.tlsVersion, v)
+				}
 			}
 		}
 		i += l

@@ -43,6 +43,19 @@ type Record struct {
 	// continues. Each has its connection's Start and Sport, End 0, and the
 	// rest of this record's FlowID. Empty otherwise.
 	Related []FlowID
+
+	// JA4 is the JA4 fingerprint of the flow's TLS ClientHello (see
+	// JA4String), all zero when the flow had none that was whole in one
+	// packet. Not a model feature: alerts carry it.
+	JA4 [JA4Len]byte
+}
+
+// JA4String returns r.JA4 as a string, or "" when there is none.
+func (r *Record) JA4String() string {
+	if r.JA4[0] == 0 {
+		return ""
+	}
+	return string(r.JA4[:])
 }
 
 // EndReason says why a flow record was emitted.
