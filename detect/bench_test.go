@@ -152,3 +152,43 @@ func BenchmarkScoreRowsLab(b *testing.B) {
 		b.Fatalf("ensemble scores sum to %v", sum)
 	}
 }
+
+// BenchmarkDetectRepeats runs the whole pipeline over the sample mixed
+// capture with each flow record emitted twice (the copy as the flow's
+// next record, as TestScoreMemoMatchesNoMemo does): the same vector
+// again, as the flows of a flood give. With the score memo the copy is
+// neither scored nor explained again, and its alert's top features are
+// encoded once (JSON lines to io.Discard); without it, everything is done
+// twice. records/s counts both copies.
+func BenchmarkDetectRepeats(b *testing.B) {
+	bun := trainLab(b)
+	pkts := readAll(b, labMixed)
+	ecfg, _ := ExtractorConfig(bun)
+	model := FromBundle(bun)
+	for _, bc := range []struct {
+		name string
+		memo int
+	}{{"memo", 0}, {"no-memo", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			records := uint64(0)
+			for b.Loop() {
+				cfg := Config{Block: true, ScoreMemo: bc.memo}
+				cfg.NewExtractor = func(emit func(*features.Record)) Extractor {
+					return NewFeaturesExtractor(ecfg, func(r *features.Record) {
+						emit(r)
+						c := *r
+						c.Seq += 1000
+						emit(&c)
+					})
+				}
+				sum, err := New(model, cfg).Run(context.Background(), &memSource{pkts: pkts}, NewJSONLines(io.Discard))
+				if err != nil || sum.Packets != uint64(len(pkts)) || sum.Alerts == 0 || sum.Records%2 != 0 {
+					b.Fatalf("run: %v, %d packets of %d, %d records, %d alerts", err, sum.Packets, len(pkts), sum.Records, sum.Alerts)
+				}
+				records += sum.Records
+			}
+			b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}

@@ -52,10 +52,12 @@
 //
 // A packet that emits no record allocates nothing on the capture
 // goroutine (TestNoAllocsPerPacket). An emitted record is copied into a
-// pooled batch. An alert is one allocation (alertBox); JSONLines encodes
-// it with Alert.AppendJSON into a reused buffer: a hand-written encoder
-// that writes exactly encoding/json's bytes (TestAppendJSONMatchesMarshal)
-// without reflection, with a per-sink cache of float encodings.
+// pooled batch. Alerts come from per-worker slabs of 64 (alertBox, with
+// the Community ID's bytes inside), plus one []TopFeature per explained
+// memo slot. JSONLines encodes an alert with Alert.AppendJSON into a
+// reused buffer: a hand-written encoder that writes exactly
+// encoding/json's bytes (TestAppendJSONMatchesMarshal) without
+// reflection, with per-sink caches of float and top-features encodings.
 //
 // # Performance
 //
@@ -64,10 +66,19 @@
 // scoring and per-alert work weigh as much as decoding. Workers score a
 // batch at once: the forest walks eight rows through each tree together,
 // k-means filters centroids in float32 (AVX2) and settles in float64, and
-// the explanation reuses the nearest centroid. The profile of such a run
-// (2 cores) then splits roughly: capture goroutine ~28%, scoring ~36%
-// (forest ~20%, scaling ~11%, k-means ~4%), explanation and alert
-// building ~17%, alert JSON ~14%.
+// the explanation reuses the nearest centroid. A flood repeats vectors, so
+// each worker remembers its last 1024 distinct vectors by their exact bits
+// (Config.ScoreMemo): a repeat takes its scores and explanation from
+// there, and the alerts of one vector share one []TopFeature, which a
+// JSONLines sink encodes once (topCache); on x30 a third of the records
+// are repeats. Alerts are allocated in slabs of 64 (alertBox), dedup
+// lookups of absent records stop at a counting filter (dedupSet), and
+// quotients (scores, shares) go straight to strconv. A profile of x30 (2
+// cores, 4.2-5.5 s CPU for ~2.2-2.9 s wall on the shared machine) then
+// splits roughly: capture goroutine ~30% (decode and flow table ~25%,
+// reading ~9% on its own goroutine), scoring ~25% (forest ~14%, scaling
+// ~7%, k-means ~3%), explanation and alert building ~15%, alert JSON
+// ~13-19%.
 //
 // Flows are not sharded across several extractors: the per-host context
 // features (source and service windows) must see all of a host's flows,

@@ -43,10 +43,11 @@
 // 2^(−E[h]/c(ψ)); k-means: distance to the nearest centroid in scaled
 // units, optionally over the cluster's radius) and combines them with
 // models.Ensemble (max of score/threshold). Score and Explain do not
-// allocate (Explain given dst with capacity n); ScoreBatch scores many
-// vectors at once with the same results bit for bit (the forest eight rows
-// at a time, k-means through kmeans.Batch), keeping the scaled rows for
-// ExplainRow, and allocates only to grow its buffers. A Scorer is for one
+// allocate (Explain given dst with capacity n); ScoreBatch (vectors back
+// to back) and ScoreRows (one slice each) score many vectors at once with
+// the same results bit for bit (the forest eight rows at a time, k-means
+// through kmeans.Batch), keeping the scaled rows for ExplainRow, and
+// allocate only to grow their buffers. A Scorer is for one
 // goroutine, a Bundle is shared read-only. Save and Load allocate in
 // proportion to the file.
 //
