@@ -26,6 +26,11 @@ type Config struct {
 	// CommunityID computes Record.CommunityID (Community ID v1, seed 0).
 	// It costs one string allocation per emitted record.
 	CommunityID bool
+	// Usernames keeps the first user name a flow logs in with (FTP and
+	// POP3 USER, IMAP LOGIN, HTTP Basic; at most 64 bytes) in
+	// Record.User. Off by default: without it no user name is read into
+	// memory. Passwords are never kept.
+	Usernames bool
 	// MaxHosts and MaxServices bound the host-context tables (per host;
 	// per source, destination, port and protocol). Default 65,536 each:
 	// when full, the least recently updated entry is evicted.
@@ -308,7 +313,9 @@ func (e *Extractor) update(p *packet, ts int64) {
 	fresh := f.fwdPkts+f.bwdPkts == 0
 	f.add(p, ts, fwd, e.activity)
 	if pl := e.dec.payload; len(pl) > 0 {
-		e.apps.ensure(f).addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
+		a := e.apps.ensure(f)
+		a.users = e.cfg.Usernames
+		a.addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
 	}
 	if fresh {
 		e.ctx.flowStart(f, ts)
@@ -431,8 +438,14 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	v = e.ctx.appendContext(v, f, a)
 	rec.Vector = v
 	rec.JA4 = [JA4Len]byte{}
-	if a != nil && a.ja4ok {
-		rec.JA4 = a.ja4
+	rec.User = nil
+	if a != nil {
+		if a.ja4ok {
+			rec.JA4 = a.ja4
+		}
+		if a.userLen > 0 {
+			rec.User = a.user[:a.userLen]
+		}
 	}
 	rec.Related = rec.Related[:0]
 	for _, c := range e.ctx.related[:e.ctx.nrel] {

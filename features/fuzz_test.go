@@ -53,7 +53,7 @@ func FuzzProcess(f *testing.F) {
 		layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2, layers.LinkTypeNull, layers.LinkTypeLoop}
 	f.Fuzz(func(t *testing.T, data []byte, lt uint16, dt uint8) {
 		n := FlowSchema().Len()
-		e := NewExtractor(Config{MaxFlows: 4, SnapshotInterval: 1}, func(r *Record) {
+		e := NewExtractor(Config{MaxFlows: 4, SnapshotInterval: 1, Usernames: true}, func(r *Record) {
 			if len(r.Vector) != n {
 				t.Fatalf("vector length %d", len(r.Vector))
 			}

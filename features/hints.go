@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"math"
 )
@@ -38,6 +39,9 @@ type appState struct {
 	tlsHello                   bool
 	tlsVersion                 uint16
 	tlsSNILen                  uint8
+	users                      bool // Config.Usernames: keep the first user name
+	userLen                    uint8
+	user                       [maxUser]byte
 	ja4ok                      bool         // ja4 holds the ClientHello's fingerprint
 	ja4                        [JA4Len]byte // not a feature: for alerts (Record.JA4)
 	seen                       bool         // addApp was called: the other fields may be set
@@ -423,6 +427,9 @@ func (a *appState) addHTTPRequest(pl []byte) {
 			}
 		case hasPrefixFold(line, "authorization: basic"):
 			a.cleartext = true
+			if a.users && a.userLen == 0 {
+				a.basicUser(bytes.TrimSpace(line[len("authorization: basic"):]))
+			}
 		}
 	}
 	if len(body) > 0 {
@@ -574,12 +581,15 @@ func (a *appState) addAuth(pl []byte, fwd bool, port uint16) {
 			if hasPrefixFold(pl, "pass ") {
 				sat(&a.authTry)
 				a.cleartext = true
+			} else if hasPrefixFold(pl, "user ") {
+				a.keepUser(pl[5:], false)
 			}
 		case 143:
 			// "<tag> LOGIN user pass"
 			if sp := bytes.IndexByte(pl, ' '); sp > 0 && hasPrefixFold(pl[sp+1:], "login ") {
 				sat(&a.authTry)
 				a.cleartext = true
+				a.keepUser(pl[sp+1+len("login "):], true)
 			}
 		}
 		return
@@ -605,6 +615,54 @@ func (a *appState) addAuth(pl []byte, fwd bool, port uint16) {
 		if sp := bytes.IndexByte(pl, ' '); sp > 0 && pl[0] != '*' && (hasPrefixFold(pl[sp+1:], "no ") || hasPrefixFold(pl[sp+1:], "bad ")) {
 			sat(&a.authFail)
 		}
+	}
+}
+
+// maxUser bounds a kept user name, in bytes.
+const maxUser = 64
+
+// keepUser keeps the user name at the start of b (up to a space or line
+// end; quoted with quoted set, IMAP style) when user names are wanted and
+// none is kept yet. Nothing after the name is looked at.
+func (a *appState) keepUser(b []byte, quoted bool) {
+	if !a.users || a.userLen > 0 {
+		return
+	}
+	var end byte = ' '
+	if quoted && len(b) > 0 && b[0] == '"' {
+		b, end = b[1:], '"'
+	}
+	n := 0
+	for n < len(b) && n < maxUser && b[n] != end && b[n] != '\r' && b[n] != '\n' {
+		n++
+	}
+	a.userLen = uint8(copy(a.user[:], b[:n]))
+}
+
+// basicUser keeps the user name of an HTTP Basic credential (base64 of
+// "user:password"): it decodes 4 characters at a time and stops at the
+// colon, so no more of the password than the rest of that group of 3
+// bytes is decoded, into a buffer on the stack that is dropped.
+func (a *appState) basicUser(b64 []byte) {
+	var out [maxUser]byte
+	n := 0
+	for len(b64) >= 4 && n < maxUser {
+		var q [3]byte
+		k, err := base64.StdEncoding.Decode(q[:], b64[:4])
+		if err != nil {
+			return
+		}
+		for _, c := range q[:k] {
+			if c == ':' {
+				a.userLen = uint8(copy(a.user[:], out[:n]))
+				return
+			}
+			if n < maxUser {
+				out[n] = c
+				n++
+			}
+		}
+		b64 = b64[4:]
 	}
 }
 

@@ -1,6 +1,8 @@
 package features
 
 import (
+	"bytes"
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -313,5 +315,71 @@ func TestBannerGrab(t *testing.T) {
 		if got := value(t, &recs[0], "client_silent_close"); got != tc.want {
 			t.Errorf("%s: client_silent_close %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestUsernames: with Config.Usernames the first user name of a login is
+// kept (FTP/POP3 USER, IMAP LOGIN, HTTP Basic), never a password; without
+// it nothing is.
+func TestUsernames(t *testing.T) {
+	basic := func(cred string) string {
+		return "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte(cred)) + "\r\n\r\n"
+	}
+	for _, tc := range []struct {
+		name  string
+		port  uint16
+		lines []string
+		want  string
+	}{
+		{"FTP", 21, []string{"USER alice\r\n", "PASS hunter2\r\n", "USER bob\r\n"}, "alice"},
+		{"POP3", 110, []string{"CAPA\r\n", "USER carol\r\n", "PASS hunter2\r\n"}, "carol"},
+		{"IMAP", 143, []string{"a1 LOGIN dave hunter2\r\n"}, "dave"},
+		{"IMAP quoted", 143, []string{`a1 LOGIN "erin smith" "hunter2"` + "\r\n"}, "erin smith"},
+		{"HTTP Basic", 80, []string{basic("frank:hunter2")}, "frank"},
+		{"HTTP Basic, name of 7 (the colon mid-group)", 80, []string{basic("gregory:hunter2")}, "gregory"},
+		{"no login", 21, []string{"HELP\r\n"}, ""},
+	} {
+		for _, on := range []bool{true, false} {
+			var a appState
+			a.users = on
+			p := &packet{proto: 6, sport: 40000, dport: tc.port}
+			for k, l := range tc.lines {
+				a.addApp(p, []byte(l), true, uint32(4+k))
+			}
+			want := tc.want
+			if !on {
+				want = ""
+			}
+			if got := string(a.user[:a.userLen]); got != want {
+				t.Errorf("%s (usernames %v): user %q, want %q", tc.name, on, got, want)
+			}
+			if bytes.Contains(a.user[:], []byte("hunter2")) || bytes.Contains(a.user[:], []byte("hunt")) {
+				t.Errorf("%s: the password reached the kept state: %q", tc.name, a.user[:])
+			}
+		}
+	}
+	// Through the extractor.
+	ms := time.Millisecond
+	login := []step{
+		{0, tcp(cli, srv, 40000, 21, "S", 0)},
+		{1 * ms, tcp(srv, cli, 21, 40000, "SA", 0)},
+		{2 * ms, tcp(cli, srv, 40000, 21, "A", 0)},
+		{3 * ms, frame{src: cli, dst: srv, sport: 40000, dport: 21, proto: "tcp", flags: "PA", data: []byte("USER alice\r\n")}},
+		{4 * ms, frame{src: cli, dst: srv, sport: 40000, dport: 21, proto: "tcp", flags: "PA", data: []byte("PASS hunter2\r\n")}},
+		{5 * ms, tcp(cli, srv, 40000, 21, "R", 0)},
+	}
+	var users []string
+	for _, on := range []bool{true, false} {
+		var got string
+		e := NewExtractor(Config{Usernames: on}, func(r *Record) { got = string(r.User) })
+		for _, s := range login {
+			b := s.fr.bytes(t)
+			e.Process(b, ci(s.at, len(b)))
+		}
+		e.Flush()
+		users = append(users, got)
+	}
+	if users[0] != "alice" || users[1] != "" {
+		t.Errorf("Record.User with and without Config.Usernames: %q, want alice and none", users)
 	}
 }

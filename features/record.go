@@ -48,6 +48,11 @@ type Record struct {
 	// JA4String), all zero when the flow had none that was whole in one
 	// packet. Not a model feature: alerts carry it.
 	JA4 [JA4Len]byte
+
+	// User is the first user name the flow logged in with, when
+	// Config.Usernames is set (nil otherwise, and when none was seen). It
+	// points into the Extractor's state: copy it to keep it.
+	User []byte
 }
 
 // JA4String returns r.JA4 as a string, or "" when there is none.
