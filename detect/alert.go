@@ -48,6 +48,18 @@ type Alert struct {
 	// (features.Record.Related). The alert is about them too. Absent
 	// when the timing is not clockwork.
 	Related []RelatedFlow `json:"related_flows,omitempty"`
+	// TLS holds the JA4 fingerprint of the flow's ClientHello, when it
+	// had one whole in a packet (features.Record.JA4); absent otherwise.
+	TLS *AlertTLS `json:"tls,omitempty"`
+	// Username is the first user name the flow logged in with (FTP, POP3,
+	// IMAP, HTTP Basic), only when detect runs with --show-usernames.
+	Username string `json:"username,omitempty"`
+}
+
+// AlertTLS is the "tls" object of an alert (Suricata's EVE names its JA4
+// field the same).
+type AlertTLS struct {
+	JA4 string `json:"ja4"`
 }
 
 // RelatedFlow is an earlier connection named by an alert: the initiator's
@@ -197,6 +209,7 @@ type alertBox struct {
 	a      Alert
 	sp, dp uint16
 	icmp   [2]uint8
+	tls    AlertTLS
 	vlan   [1]uint16
 	cid    [32]byte // the Community ID's bytes ("1:" and 28 of base64)
 	top    [defaultTopFeatures]TopFeature
@@ -253,6 +266,11 @@ func newAlertIn(box *alertBox, j *job, s Scores, th Thresholds, model string, to
 			a.Related[i] = RelatedFlow{SrcPort: r.Sport, Start: Time(r.Start), CommunityID: features.CommunityID(r)}
 		}
 	}
+	if j.ja4 != "" {
+		box.tls = AlertTLS{JA4: j.ja4}
+		a.TLS = &box.tls
+	}
+	a.Username = j.user
 	if isICMP(id.Proto) {
 		box.icmp = [2]uint8{uint8(id.Sport >> 8), uint8(id.Sport)}
 		a.ICMPType, a.ICMPCode = &box.icmp[0], &box.icmp[1]

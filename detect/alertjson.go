@@ -117,6 +117,15 @@ func (a *Alert) appendJSON(b []byte, fc *floatCache, tc *topCache) []byte {
 		}
 		b = append(b, ']')
 	}
+	if a.TLS != nil {
+		b = append(b, `,"tls":{"ja4":`...)
+		b = appendJSONString(b, a.TLS.JA4)
+		b = append(b, '}')
+	}
+	if a.Username != "" {
+		b = append(b, `,"username":`...)
+		b = appendJSONString(b, a.Username)
+	}
 	return append(b, '}')
 }
 

@@ -69,6 +69,10 @@ func randomAlert(rng *rand.Rand) *Alert {
 	case 1:
 		a.Related = []RelatedFlow{} // empty: omitted like nil
 	}
+	if rng.IntN(3) == 0 {
+		a.TLS = &AlertTLS{JA4: str()}
+	}
+	a.Username = str()
 	return a
 }
 
@@ -107,6 +111,7 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	beacon.related[0].Start -= 10e9
 	beacon.related[0].Sport, beacon.related[1].Sport = 39990, 39995
 	beacon.related[1].Start -= 5e9
+	beacon.ja4, beacon.user = "t13d1516h2_8daaf6152771_d8a2da3f94cd", "alice"
 	for _, j := range []*job{testJob(6, 40000, 80, 0), testJob(1, 0x0803, 0, 12), testJob(17, 53, 5353, 0), beacon} {
 		a := newAlert(j, Scores{IForest: 0.7, KMeans: 3, Ensemble: 1.4}, Thresholds{0.5, 4, 1}, "h1", top)
 		want, _ := json.Marshal(a)

@@ -166,6 +166,8 @@ type job struct {
 	reason             features.EndReason
 	seq                uint32
 	related            []features.FlowID // a copy of Record.Related (nil for most records)
+	ja4                string            // Record.JA4 ("" for most records)
+	user               string            // Record.User (Config.Extractor.Usernames)
 	at                 int64             // scoring moment, capture time
 	hash               uint64            // FlowKeyHash
 	queued             time.Time
@@ -484,6 +486,12 @@ func (r *run) emit(rec *features.Record) {
 	})
 	if len(rec.Related) > 0 {
 		b.jobs[len(b.jobs)-1].related = slices.Clone(rec.Related)
+	}
+	if rec.JA4[0] != 0 {
+		b.jobs[len(b.jobs)-1].ja4 = rec.JA4String()
+	}
+	if len(rec.User) > 0 {
+		b.jobs[len(b.jobs)-1].user = string(rec.User)
 	}
 	if r.cfg.Metrics != nil {
 		b.jobs[len(b.jobs)-1].queued = r.cfg.Clock.Now()

@@ -73,6 +73,9 @@ type Options struct {
 	Workers       int
 	QueueLen      int
 	TopFeatures   int
+	// ShowUsernames puts the first user name of a login (FTP, POP3, IMAP,
+	// HTTP Basic) into alerts; off, none is read into memory.
+	ShowUsernames bool
 	// Features is the feature set asked for with --features: "" follows
 	// the model; anything else must be the model's.
 	Features string
@@ -127,6 +130,7 @@ YAML file given with --config; flag > environment > file > default.`,
 	f.Int("workers", 0, "scoring goroutines (0 = one per core)")
 	f.Int("queue", 1024, "records queued per scoring worker before vectors are dropped (live) or the reader waits (replay)")
 	f.Int("top-features", 5, "features named in each alert")
+	f.Bool("show-usernames", false, "name the user of a login (FTP, POP3, IMAP, HTTP Basic) in its flow's alerts; passwords never appear")
 	f.Bool("force", false, "overwrite existing output files")
 	f.BoolP("quiet", "q", false, "no summary on stderr")
 	f.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -166,6 +170,7 @@ YAML file given with --config; flag > environment > file > default.`,
 		o.Workers, _ = fl.GetInt("workers")
 		o.QueueLen, _ = fl.GetInt("queue")
 		o.TopFeatures, _ = fl.GetInt("top-features")
+		o.ShowUsernames, _ = fl.GetBool("show-usernames")
 		o.Features, _ = fl.GetString("features")
 		o.Force, _ = fl.GetBool("force")
 		o.Quiet, _ = fl.GetBool("quiet")
@@ -252,6 +257,7 @@ func Run(o Options, e *Env) error {
 	} else if xcfg, err = detect.ExtractorConfig(b); err != nil {
 		return cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))
 	}
+	xcfg.Usernames = o.ShowUsernames
 	cfg := detect.Config{
 		NewExtractor:  newExt,
 		Workers:       o.Workers,

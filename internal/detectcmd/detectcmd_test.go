@@ -880,3 +880,54 @@ func TestStreamOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestShowUsernames: with --show-usernames the alerts on the sample's FTP
+// brute force name the user hydra tries (tshark on testdata/lab/mixed:
+// every USER command is "labuser"; the passwords are 123456, Orchid-42,
+// admin, letmein, password); without it no alert names a user, and no
+// password appears in any output either way.
+func TestShowUsernames(t *testing.T) {
+	dir := t.TempDir()
+	model := trainModel(t, dir)
+	for _, show := range []bool{true, false} {
+		alerts := filepath.Join(dir, fmt.Sprintf("alerts-%v.json", show))
+		args := []string{"--model", model, "--pcap", mixed, "--alerts", alerts, "-q"}
+		if show {
+			args = append(args, "--show-usernames")
+		}
+		if r := runDetect(t, nil, args...); r.code != 0 {
+			t.Fatalf("detect %v: exit %d: %s", args, r.code, r.stderr)
+		}
+		data, err := os.ReadFile(alerts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pw := range []string{`"123456"`, "Orchid-42", "letmein", `"password"`, `"admin"`} {
+			if bytes.Contains(data, []byte(pw)) {
+				t.Errorf("show-usernames %v: the alerts hold the password %s", show, pw)
+			}
+		}
+		named := 0
+		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			var a struct {
+				Dport    uint16  `json:"dest_port"`
+				Username *string `json:"username"`
+			}
+			if err := json.Unmarshal(line, &a); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case a.Username == nil:
+			case !show:
+				t.Fatalf("without --show-usernames an alert names user %q", *a.Username)
+			case *a.Username != "labuser" || a.Dport != 21:
+				t.Errorf("alert on port %d names user %q, want labuser on FTP", a.Dport, *a.Username)
+			default:
+				named++
+			}
+		}
+		if show && named == 0 {
+			t.Error("--show-usernames: no FTP alert names the user")
+		}
+	}
+}
