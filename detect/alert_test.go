@@ -72,7 +72,7 @@ func TestAlertJSON(t *testing.T) {
 	}
 
 	// ICMP: type and code instead of ports; VLAN as Suricata's array.
-	j := testJob(1, 8<<8|0, 77, 12)
+	j := testJob(1, 8<<8, 77, 12) // echo request: type 8, code 0
 	j.final = false
 	a = newAlert(j, Scores{Ensemble: 2}, Thresholds{1, 1, 1}, "h1", nil)
 	b, _ = json.Marshal(a)

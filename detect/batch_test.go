@@ -33,29 +33,7 @@ func TestBatchScoringMatchesSingle(t *testing.T) {
 		t.Fatal("the bundle's scorer has no batch path: nothing to compare")
 	}
 	run := func(m Model) (map[string][3]uint64, []string) {
-		src, err := capture.Open([]string{labMixed}, capture.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		var mu sync.Mutex
-		scores := map[string][3]uint64{}
-		cfg := Config{Workers: 2, Block: true, Extractor: ecfg, Observe: func(o *Observation) {
-			k := fmt.Sprint(o.ID, o.Seq, o.Final, o.At)
-			mu.Lock()
-			scores[k] = [3]uint64{math.Float64bits(o.Scores.IForest), math.Float64bits(o.Scores.KMeans), math.Float64bits(o.Scores.Ensemble)}
-			mu.Unlock()
-		}}
-		var mem Memory
-		if _, err := New(m, cfg).Run(context.Background(), src, &mem); err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for _, a := range mem.Alerts() {
-			lines = append(lines, string(a.AppendJSON(nil)))
-		}
-		slices.Sort(lines) // the workers interleave; each one's order is kept
-		return scores, lines
+		return runScored(t, m, Config{Workers: 2, Block: true, Extractor: ecfg})
 	}
 	gotScores, gotAlerts := run(fast)
 	wantScores, wantAlerts := run(singleModel{fast})
@@ -121,3 +99,34 @@ func BenchmarkAlertJSONLab(b *testing.B) {
 type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// runScored runs the pipeline with cfg over the lab sample and returns
+// every record's scores (by identity, sequence, finality and time; bits)
+// and the alerts' JSON lines, sorted (the workers interleave; each one's
+// order is kept). cfg.Observe is set here.
+func runScored(t *testing.T, m Model, cfg Config) (map[string][3]uint64, []string) {
+	t.Helper()
+	src, err := capture.Open([]string{labMixed}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var mu sync.Mutex
+	scores := map[string][3]uint64{}
+	cfg.Observe = func(o *Observation) {
+		k := fmt.Sprint(o.ID, o.Seq, o.Final, o.At)
+		mu.Lock()
+		scores[k] = [3]uint64{math.Float64bits(o.Scores.IForest), math.Float64bits(o.Scores.KMeans), math.Float64bits(o.Scores.Ensemble)}
+		mu.Unlock()
+	}
+	var mem Memory
+	if _, err := New(m, cfg).Run(context.Background(), src, &mem); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, a := range mem.Alerts() {
+		lines = append(lines, string(a.AppendJSON(nil)))
+	}
+	slices.Sort(lines)
+	return scores, lines
+}

@@ -173,15 +173,7 @@ func BenchmarkDetectRepeats(b *testing.B) {
 			b.ReportAllocs()
 			records := uint64(0)
 			for b.Loop() {
-				cfg := Config{Block: true, ScoreMemo: bc.memo}
-				cfg.NewExtractor = func(emit func(*features.Record)) Extractor {
-					return NewFeaturesExtractor(ecfg, func(r *features.Record) {
-						emit(r)
-						c := *r
-						c.Seq += 1000
-						emit(&c)
-					})
-				}
+				cfg := Config{Block: true, ScoreMemo: bc.memo, NewExtractor: twiceExtractor(ecfg)}
 				sum, err := New(model, cfg).Run(context.Background(), &memSource{pkts: pkts}, NewJSONLines(io.Discard))
 				if err != nil || sum.Packets != uint64(len(pkts)) || sum.Alerts == 0 || sum.Records%2 != 0 {
 					b.Fatalf("run: %v, %d packets of %d, %d records, %d alerts", err, sum.Packets, len(pkts), sum.Records, sum.Alerts)

@@ -1,15 +1,11 @@
 package detect
 
 import (
-	"context"
-	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models"
 )
@@ -105,39 +101,10 @@ func TestScoreMemoMatchesNoMemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(memo int) (map[string][3]uint64, []string, int64) {
-		src, err := capture.Open([]string{labMixed}, capture.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		var mu sync.Mutex
-		scores := map[string][3]uint64{}
-		cfg := Config{Workers: 2, Block: true, ScoreMemo: memo, Observe: func(o *Observation) {
-			k := fmt.Sprint(o.ID, o.Seq, o.Final, o.At)
-			mu.Lock()
-			scores[k] = [3]uint64{math.Float64bits(o.Scores.IForest), math.Float64bits(o.Scores.KMeans), math.Float64bits(o.Scores.Ensemble)}
-			mu.Unlock()
-		}}
-		// Each record comes twice, the copy as the flow's next record
-		// (Seq+1000): the same vector, as a flood's flows give.
-		cfg.NewExtractor = func(emit func(*features.Record)) Extractor {
-			return NewFeaturesExtractor(ecfg, func(r *features.Record) {
-				emit(r)
-				c := *r
-				c.Seq += 1000
-				emit(&c)
-			})
-		}
+		cfg := Config{Workers: 2, Block: true, ScoreMemo: memo}
+		cfg.NewExtractor = twiceExtractor(ecfg)
 		m := &countingModel{Model: FromBundle(b)}
-		var mem Memory
-		if _, err := New(m, cfg).Run(context.Background(), src, &mem); err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for _, a := range mem.Alerts() {
-			lines = append(lines, string(a.AppendJSON(nil)))
-		}
-		slices.Sort(lines)
+		scores, lines := runScored(t, m, cfg)
 		return scores, lines, m.rows.Load()
 	}
 	wantScores, wantAlerts, allRows := run(-1)
@@ -161,5 +128,18 @@ func TestScoreMemoMatchesNoMemo(t *testing.T) {
 		if memo == 0 && rows > allRows/2 {
 			t.Fatalf("the default memo scored %d rows of %d: every record comes twice", rows, allRows)
 		}
+	}
+}
+
+// twiceExtractor emits each flow record twice, the copy as the flow's
+// next record (Seq+1000): the same vector again, as a flood's flows give.
+func twiceExtractor(ecfg features.Config) NewExtractorFunc {
+	return func(emit func(*features.Record)) Extractor {
+		return NewFeaturesExtractor(ecfg, func(r *features.Record) {
+			emit(r)
+			c := *r
+			c.Seq += 1000
+			emit(&c)
+		})
 	}
 }
