@@ -608,7 +608,6 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 	ns := 0
 	for i := uint32(0); i < min(sv.n, svcRing); i++ {
 		s := sv.starts[(sv.n-1-i)%svcRing]
-		sp[ns] = sv.sports[(sv.n-1-i)%svcRing]
 		if s > t {
 			continue
 		}
@@ -619,7 +618,7 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 			s60++
 		}
 		if t-s <= beaconWin {
-			st[ns] = s
+			st[ns], sp[ns] = s, sv.sports[(sv.n-1-i)%svcRing]
 			ns++
 		}
 	}

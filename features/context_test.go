@@ -151,8 +151,10 @@ func TestBeacon(t *testing.T) {
 	}
 }
 
-// TestBeaconBurstCapped: a burst of connections then a long pause has
-// interval and size coefficients of variation far above 1; both read 1,
+// TestBeaconBurstCapped: four connections 0.1 s apart with equal sizes
+// read as even (both coefficients of variation near 0: the statistics
+// are computed, not defaulted); a fifth 90 s later with 40 kB lifts the
+// interval CV to about 1.7 and the size CV to about 2, and both read 1,
 // as irregular as a Poisson process and no further (beacon features look
 // for clockwork, not for bursts).
 func TestBeaconBurstCapped(t *testing.T) {
@@ -161,10 +163,14 @@ func TestBeaconBurstCapped(t *testing.T) {
 	e := NewExtractor(Config{}, func(r *Record) { vs = append(vs, append([]float64(nil), r.Vector...)) })
 	starts := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 90 * time.Second}
 	for k, at := range starts {
+		pay := 10
+		if k == len(starts)-1 {
+			pay = 40000
+		}
 		for _, fr := range []frame{
 			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "S"},
 			{src: srv, dst: cli, sport: 8000, dport: uint16(30000 + k), proto: "tcp", flags: "SA"},
-			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "PA", payload: 10 << (3 * k)},
+			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "PA", payload: pay},
 			{src: cli, dst: srv, sport: uint16(30000 + k), dport: 8000, proto: "tcp", flags: "R"},
 		} {
 			b := fr.bytes(t)
@@ -176,13 +182,16 @@ func TestBeaconBurstCapped(t *testing.T) {
 	if len(vs) != len(starts) {
 		t.Fatalf("%d records", len(vs))
 	}
-	last := vs[len(vs)-1]
-	// Intervals 0.1, 0.1, 0.1, 89.7 s: cv ≈ 1.73 uncapped.
-	if cv := last[s.Index("beacon_iat_cv")]; cv != 1 {
-		t.Errorf("burst then pause: beacon_iat_cv %v, want the cap 1", cv)
+	iat, size := s.Index("beacon_iat_cv"), s.Index("beacon_size_cv")
+	if even := vs[3]; even[iat] > 0.01 || even[size] > 0.01 {
+		t.Errorf("four even connections: beacon_iat_cv %v, beacon_size_cv %v, want both near 0", even[iat], even[size])
 	}
-	if cv := last[s.Index("beacon_size_cv")]; cv != 1 {
-		t.Errorf("sizes 10 B to 40 kB: beacon_size_cv %v, want the cap 1", cv)
+	last := vs[len(vs)-1]
+	if last[iat] != 1 {
+		t.Errorf("burst then pause: beacon_iat_cv %v, want the cap 1", last[iat])
+	}
+	if last[size] != 1 {
+		t.Errorf("sizes 10 B then 40 kB: beacon_size_cv %v, want the cap 1", last[size])
 	}
 }
 

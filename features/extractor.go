@@ -171,6 +171,7 @@ func NewExtractor(cfg Config, emit func(*Record)) *Extractor {
 	}
 	e.rec.Vector = make([]float64, 0, e.schema.Len())
 	e.rec.Related = make([]FlowID, 0, svcRing)
+	e.apps.users = cfg.Usernames
 	e.idx.init(rand.Uint64())
 	e.ctx.init(cfg.MaxHosts, cfg.MaxServices, e.idx.seed)
 	return e
@@ -313,9 +314,7 @@ func (e *Extractor) update(p *packet, ts int64) {
 	fresh := f.fwdPkts+f.bwdPkts == 0
 	f.add(p, ts, fwd, e.activity)
 	if pl := e.dec.payload; len(pl) > 0 {
-		a := e.apps.ensure(f)
-		a.users = e.cfg.Usernames
-		a.addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
+		e.apps.ensure(f).addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
 	}
 	if fresh {
 		e.ctx.flowStart(f, ts)

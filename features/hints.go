@@ -57,6 +57,7 @@ type appStore struct {
 	chunks []*[appChunk]appState
 	free   []uint32 // released indexes (0-based)
 	n      uint32   // indexes handed out
+	users  bool     // Config.Usernames, given to every state handed out
 }
 
 const appChunk = 1024
@@ -84,7 +85,7 @@ func (s *appStore) ensure(f *flow) *appState {
 			s.n++
 		}
 		f.app = i + 1
-		*s.of(f) = appState{}
+		*s.of(f) = appState{users: s.users}
 	}
 	return s.of(f)
 }
@@ -666,54 +667,21 @@ func (a *appState) basicUser(b64 []byte) {
 	}
 }
 
-// addTLS reads the version and SNI of a TLS ClientHello record, and its
-// JA4 fingerprint when the whole ClientHello is in pl.
+// addTLS reads the version and server name length of the TLS ClientHello
+// in the record pl, and its JA4 fingerprint when the whole ClientHello is
+// in pl.
 func (a *appState) addTLS(pl []byte) {
 	a.tlsHello = true
+	var h clientHello
+	if !parseClientHello(pl[5:], &h) {
+		return
+	}
+	a.tlsVersion = max(a.tlsVersion, h.version, h.supported)
+	if h.sniLen >= 0 {
+		a.tlsSNILen = uint8(min(h.sniLen, 255))
+	}
 	if !a.ja4ok {
-		a.ja4ok = ja4(pl[5:], &a.ja4)
-	}
-	b := pl[5:] // handshake: type(1) len(3) version(2) random(32)
-	if len(b) < 38 {
-		return
-	}
-	a.tlsVersion = binary.BigEndian.Uint16(b[4:])
-	i := 38
-	if i >= len(b) {
-		return
-	}
-	i += 1 + int(b[i]) // session id
-	if i+2 > len(b) {
-		return
-	}
-	i += 2 + int(binary.BigEndian.Uint16(b[i:])) // cipher suites
-	if i >= len(b) {
-		return
-	}
-	i += 1 + int(b[i]) // compression
-	if i+2 > len(b) {
-		return
-	}
-	i += 2
-	for i+4 <= len(b) {
-		typ, l := binary.BigEndian.Uint16(b[i:]), int(binary.BigEndian.Uint16(b[i+2:]))
-		i += 4
-		if i+l > len(b) {
-			return
-		}
-		switch typ {
-		case 0: // server_name: list len(2) type(1) len(2) name
-			if l >= 5 {
-				a.tlsSNILen = uint8(min(int(binary.BigEndian.Uint16(b[i+3:])), 255))
-			}
-		case 43: // supported_versions: len(1) versions (GREASE ignored)
-			for k := i + 1; k+2 <= i+l && k+2 <= i+1+int(b[i]); k += 2 {
-				if v := binary.BigEndian.Uint16(b[k:]); !grease(v) {
-					a.tlsVersion = max(a.tlsVersion, v)
-				}
-			}
-		}
-		i += l
+		a.ja4ok = h.ja4(&a.ja4)
 	}
 }
 

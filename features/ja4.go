@@ -19,100 +19,121 @@ const (
 	ja4MaxSigAlgs = 64
 )
 
-// ja4 computes the JA4 fingerprint (FoxIO's TLS client fingerprint,
-// github.com/FoxIO-LLC/ja4, technical_details/JA4.md) of the ClientHello
-// handshake message at the start of hs (handshake type 1, 3-byte length)
-// into dst, for TLS over TCP ("t"). It reports false, leaving dst alone,
-// when the message is not whole in hs (a ClientHello split over TCP
-// segments or cut by the snap length: vigil does not reassemble) or is
-// malformed. GREASE values are ignored everywhere, as the specification
-// says. Allocation-free.
-func ja4(hs []byte, dst *[JA4Len]byte) bool {
-	if len(hs) < 4 || hs[0] != 1 {
+// clientHello is what vigil reads from a TLS ClientHello: the hints'
+// version and server name length, and the lists JA4 hashes. GREASE
+// values are left out of every list.
+type clientHello struct {
+	version   uint16 // the handshake's legacy_version
+	supported uint16 // highest supported_versions entry, 0 when none
+	sniLen    int    // length of the first server name, -1 without server_name
+	sni       bool   // a server_name extension is present
+	alpn      [2]byte
+	// whole: the message and every list in it were complete and within
+	// the bounds below, so the lists are all of them.
+	whole   bool
+	ciphers [ja4MaxCiphers]uint16
+	exts    [ja4MaxExts]uint16 // without server_name and ALPN
+	sigs    [ja4MaxSigAlgs]uint16
+	nc, nh  int // ciphers, exts held
+	ne, ns  int // extensions counted (with server_name and ALPN), sigs held
+	tooMany bool
+}
+
+// parseClientHello reads the ClientHello handshake message at the start of
+// hs (handshake type 1, 3-byte length) into h, as far as hs holds it: a
+// ClientHello split over TCP segments or cut by the snap length still
+// gives its version and server name when they are in hs (vigil does not
+// reassemble), but not h.whole. It reports false when hs does not hold
+// even the version and random. Allocation-free.
+func parseClientHello(hs []byte, h *clientHello) bool {
+	*h = clientHello{sniLen: -1, alpn: [2]byte{'0', '0'}}
+	if len(hs) < 4+34 || hs[0] != 1 {
 		return false
 	}
 	n := int(hs[1])<<16 | int(hs[2])<<8 | int(hs[3])
-	if 4+n > len(hs) || n < 38 {
+	b := hs[4:]
+	whole := 4+n <= len(hs)
+	if whole {
+		b = b[:n]
+	}
+	if len(b) < 34 {
 		return false
 	}
-	b := hs[4 : 4+n]
-	version := binary.BigEndian.Uint16(b)
+	h.version = binary.BigEndian.Uint16(b)
 	i := 34 // version(2) random(32)
-	i += 1 + int(b[i])
+	if i >= len(b) {
+		return true
+	}
+	i += 1 + int(b[i]) // session id
 	if i+2 > len(b) {
-		return false
+		return true
 	}
 	cl := int(binary.BigEndian.Uint16(b[i:]))
 	i += 2
-	if cl%2 != 0 || i+cl > len(b) {
-		return false
+	if cl%2 != 0 {
+		return true
 	}
-	var ciphers [ja4MaxCiphers]uint16
-	nc := 0
-	for k := 0; k < cl; k += 2 {
+	for k := 0; k < cl && i+k+2 <= len(b); k += 2 {
 		c := binary.BigEndian.Uint16(b[i+k:])
 		if grease(c) {
 			continue
 		}
-		if nc == len(ciphers) {
-			return false
+		if h.nc == len(h.ciphers) {
+			h.tooMany = true
+			break
 		}
-		ciphers[nc] = c
-		nc++
+		h.ciphers[h.nc] = c
+		h.nc++
 	}
 	i += cl
 	if i >= len(b) {
-		return false
+		return true
 	}
 	i += 1 + int(b[i]) // compression methods
 	if i > len(b) {
-		return false
+		return true
 	}
-	var exts [ja4MaxExts]uint16
-	var sigs [ja4MaxSigAlgs]uint16
-	ne, nh, ns := 0, 0, 0 // extensions counted, hashed, signature algorithms
-	sni := byte('i')
-	alpn := [2]byte{'0', '0'}
 	if i+2 <= len(b) {
 		el := int(binary.BigEndian.Uint16(b[i:]))
 		i += 2
-		if i+el > len(b) {
-			return false
+		e := b[i:]
+		if i+el <= len(b) {
+			e = b[i : i+el]
+		} else {
+			whole = false
 		}
-		e := b[i : i+el]
 		for len(e) > 0 {
 			if len(e) < 4 {
-				return false
+				return true
 			}
 			typ, l := binary.BigEndian.Uint16(e), int(binary.BigEndian.Uint16(e[2:]))
 			if 4+l > len(e) {
-				return false
+				return true
 			}
 			body := e[4 : 4+l]
 			e = e[4+l:]
 			if grease(typ) {
 				continue
 			}
-			ne++
+			h.ne++
 			switch typ {
-			case 0x0000: // server_name
-				sni = 'd'
+			case 0x0000: // server_name: list length(2) type(1) length(2) name
+				h.sni = true
+				if len(body) >= 5 {
+					h.sniLen = int(binary.BigEndian.Uint16(body[3:]))
+				}
 				continue
 			case 0x0010: // ALPN: list length(2), first protocol: length(1) name
 				if len(body) >= 3 && int(body[2]) > 0 && 3+int(body[2]) <= len(body) {
-					alpn = alpnChars(body[3 : 3+int(body[2])])
+					h.alpn = alpnChars(body[3 : 3+int(body[2])])
 				}
 				continue
 			case 0x002b: // supported_versions: length(1) versions
 				if len(body) >= 1 && 1+int(body[0]) <= len(body) {
-					best := uint16(0)
 					for k := 1; k+1 < 1+int(body[0]); k += 2 {
 						if v := binary.BigEndian.Uint16(body[k:]); !grease(v) {
-							best = max(best, v)
+							h.supported = max(h.supported, v)
 						}
-					}
-					if best != 0 {
-						version = best
 					}
 				}
 			case 0x000d: // signature_algorithms: length(2) list, in the order given
@@ -120,42 +141,71 @@ func ja4(hs []byte, dst *[JA4Len]byte) bool {
 					sl := min(int(binary.BigEndian.Uint16(body)), len(body)-2)
 					for k := 2; k+1 < 2+sl; k += 2 {
 						if v := binary.BigEndian.Uint16(body[k:]); !grease(v) {
-							if ns == len(sigs) {
-								return false
+							if h.ns == len(h.sigs) {
+								h.tooMany = true
+								break
 							}
-							sigs[ns] = v
-							ns++
+							h.sigs[h.ns] = v
+							h.ns++
 						}
 					}
 				}
 			}
-			if nh == len(exts) {
-				return false
+			if h.nh == len(h.exts) {
+				h.tooMany = true
+				continue
 			}
-			exts[nh] = typ
-			nh++
+			h.exts[h.nh] = typ
+			h.nh++
 		}
 	}
+	h.whole = whole && !h.tooMany
+	return true
+}
 
+// ja4 computes the JA4 fingerprint (FoxIO's TLS client fingerprint,
+// github.com/FoxIO-LLC/ja4, technical_details/JA4.md) of the ClientHello
+// handshake message at the start of hs into dst, for TLS over TCP ("t").
+// It reports false, leaving dst alone, when the message is not whole in
+// hs (see parseClientHello) or is malformed. GREASE values are ignored
+// everywhere, as the specification says. Allocation-free.
+func ja4(hs []byte, dst *[JA4Len]byte) bool {
+	var h clientHello
+	return parseClientHello(hs, &h) && h.ja4(dst)
+}
+
+// ja4 writes h's JA4 fingerprint into dst, when h is whole.
+func (h *clientHello) ja4(dst *[JA4Len]byte) bool {
+	if !h.whole {
+		return false
+	}
+	version := h.version
+	if h.supported != 0 {
+		version = h.supported
+	}
+	sni := byte('i')
+	if h.sni {
+		sni = 'd'
+	}
 	d := dst[:0]
 	d = append(d, 't')
 	d = append(d, ja4Version(version)...)
 	d = append(d, sni)
-	d = appendTwoDigits(d, nc)
-	d = appendTwoDigits(d, ne)
-	d = append(d, alpn[:]...)
+	d = appendTwoDigits(d, h.nc)
+	d = appendTwoDigits(d, h.ne)
+	d = append(d, h.alpn[:]...)
 	d = append(d, '_')
 	var buf [ja4MaxCiphers * 5]byte
-	slices.Sort(ciphers[:nc])
-	d = appendHash12(d, hexList(buf[:0], ciphers[:nc]))
+	slices.Sort(h.ciphers[:h.nc])
+	d = appendHash12(d, hexList(buf[:0], h.ciphers[:h.nc]))
 	d = append(d, '_')
-	slices.Sort(exts[:nh])
+	slices.Sort(h.exts[:h.nh])
 	var ebuf [(ja4MaxExts + ja4MaxSigAlgs) * 5]byte
-	in := hexList(ebuf[:0], exts[:nh])
-	if ns > 0 {
-		in = hexList(append(in, '_'), sigs[:ns])
+	in := hexList(ebuf[:0], h.exts[:h.nh])
+	if h.ns > 0 {
+		in = hexList(append(in, '_'), h.sigs[:h.ns])
 	}
-	if nh == 0 {
+	if h.nh == 0 {
 		in = in[:0] // no extensions to hash: zeros, as for no ciphers
 	}
 	appendHash12(d, in)

@@ -15,10 +15,10 @@ func hash12(s string) string {
 	return hex.EncodeToString(h[:6])
 }
 
-// clientHello builds a TLS ClientHello handshake message (type 1 and
+// buildHello builds a TLS ClientHello handshake message (type 1 and
 // 3-byte length first) with the given cipher suites and extensions (type,
 // body) in order.
-func clientHello(version uint16, ciphers []uint16, exts [][2][]byte) []byte {
+func buildHello(version uint16, ciphers []uint16, exts [][2][]byte) []byte {
 	var body []byte
 	body = binary.BigEndian.AppendUint16(body, version)
 	body = append(body, make([]byte, 32)...) // random
@@ -72,7 +72,7 @@ func chromeHello() []byte {
 		{extType(0x001b), {2, 0, 2}},
 		{extType(0x2a2a), {0}},
 	}
-	return clientHello(0x0303, ciphers, exts)
+	return buildHello(0x0303, ciphers, exts)
 }
 
 func TestJA4(t *testing.T) {
@@ -86,9 +86,9 @@ func TestJA4(t *testing.T) {
 
 	// A TLS 1.2 client without SNI, ALPN or signature algorithms; one with
 	// a non-alphanumeric ALPN; one with no extensions at all.
-	plain := clientHello(0x0303, []uint16{0xc02f, 0x009c}, [][2][]byte{{extType(0x000b), {1, 0}}})
-	odd := clientHello(0x0303, []uint16{0x002f}, [][2][]byte{{extType(0x0010), append(u16s(4), 3, '*', 'x', 0xfe)}})
-	bare := clientHello(0x0301, nil, nil)
+	plain := buildHello(0x0303, []uint16{0xc02f, 0x009c}, [][2][]byte{{extType(0x000b), {1, 0}}})
+	odd := buildHello(0x0303, []uint16{0x002f}, [][2][]byte{{extType(0x0010), append(u16s(4), 3, '*', 'x', 0xfe)}})
+	bare := buildHello(0x0301, nil, nil)
 	for _, tc := range []struct {
 		name string
 		hs   []byte
@@ -104,6 +104,18 @@ func TestJA4(t *testing.T) {
 		} else if string(fp[:]) != tc.want {
 			t.Errorf("%s: JA4 %s, want %s", tc.name, fp[:], tc.want)
 		}
+	}
+
+	// A cut ClientHello still gives the hints its version and server
+	// name once they are in the packet, but no fingerprint.
+	var ch clientHello
+	h0 := chromeHello()
+	cut := h0[:len(h0)-10]
+	if !parseClientHello(cut, &ch) || ch.whole || ch.version != 0x0303 {
+		t.Errorf("cut hello: parsed %+v", ch)
+	}
+	if !parseClientHello(chromeHello(), &ch) || !ch.whole || ch.supported != 0x0304 || ch.sniLen != len("tls.browserleaks.com") {
+		t.Errorf("whole hello: whole %v, supported %#x, server name length %d", ch.whole, ch.supported, ch.sniLen)
 	}
 
 	// Not whole: every cut of the Chrome hello gets none, and dst is left alone.
@@ -157,7 +169,7 @@ func FuzzJA4(f *testing.F) {
 	h := chromeHello()
 	f.Add(h)
 	f.Add(h[:len(h)/2])
-	f.Add(clientHello(0x0303, []uint16{0x002f}, [][2][]byte{{extType(0x0010), append(u16s(4), 3, '*', 'x', 0xfe)}}))
+	f.Add(buildHello(0x0303, []uint16{0x002f}, [][2][]byte{{extType(0x0010), append(u16s(4), 3, '*', 'x', 0xfe)}}))
 	f.Add([]byte{1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, hs []byte) {
 		var fp [JA4Len]byte
