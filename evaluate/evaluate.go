@@ -30,8 +30,8 @@ type Sample struct {
 	// interim score of a still-active flow — or 0 for never. It may be nil
 	// (feature tables), which means no alert times are known.
 	FirstAlert []int64
-	// Flow names the sample in samples.csv: the flow's 5-tuple as
-	// "proto src sport dst dport" fields, or empty for rows of a table.
+	// Flow is the flow's 5-tuple, for samples.csv; nil for the rows of a
+	// feature table.
 	Flow *FlowKey
 }
 

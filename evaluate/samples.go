@@ -2,10 +2,10 @@ package evaluate
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 // SamplesFile is the per-sample table WriteSamples writes.
@@ -21,63 +21,45 @@ func WriteSamples(dir string, in *Input) error {
 		return fmt.Errorf("%w: %d models, %d thresholds", ErrInput, len(in.Models), len(in.Thresholds))
 	}
 	var b bytes.Buffer
-	b.WriteString("label,start_ns,end_ns,proto,src,sport,dst,dport")
+	w := csv.NewWriter(&b)
+	rec := []string{"label", "start_ns", "end_ns", "proto", "src", "sport", "dst", "dport"}
 	for _, m := range in.Models {
-		b.WriteString("," + m + "_score")
+		rec = append(rec, m+"_score")
 	}
 	for _, m := range in.Models {
-		b.WriteString("," + m + "_alert")
+		rec = append(rec, m+"_alert")
 	}
-	b.WriteByte('\n')
-	var num []byte
+	if err := w.Write(rec); err != nil {
+		return err
+	}
 	for i := range in.Samples {
 		s := &in.Samples[i]
 		if len(s.Scores) != len(in.Models) {
 			return fmt.Errorf("%w: sample %d has %d scores for %d models", ErrInput, i, len(s.Scores), len(in.Models))
 		}
-		writeCSVField(&b, s.Label)
-		num = strconv.AppendInt(append(num[:0], ','), s.Start, 10)
-		num = strconv.AppendInt(append(num, ','), s.End, 10)
-		b.Write(num)
+		rec = append(rec[:0], s.Label, strconv.FormatInt(s.Start, 10), strconv.FormatInt(s.End, 10))
 		if f := s.Flow; f != nil {
-			b.WriteByte(',')
-			writeCSVField(&b, f.Proto)
-			num = append(append(num[:0], ','), f.Src.String()...)
-			num = strconv.AppendUint(append(num, ','), uint64(f.Sport), 10)
-			num = append(append(num, ','), f.Dst.String()...)
-			num = strconv.AppendUint(append(num, ','), uint64(f.Dport), 10)
-			b.Write(num)
+			rec = append(rec, f.Proto, f.Src.String(), strconv.Itoa(int(f.Sport)), f.Dst.String(), strconv.Itoa(int(f.Dport)))
 		} else {
-			b.WriteString(",,,,,")
+			rec = append(rec, "", "", "", "", "")
 		}
 		for _, v := range s.Scores {
-			b.Write(strconv.AppendFloat(append(num[:0], ','), v, 'g', -1, 64))
+			rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
 		}
 		for j, v := range s.Scores {
+			alert := "0"
 			if v >= in.Thresholds[j] {
-				b.WriteString(",1")
-			} else {
-				b.WriteString(",0")
+				alert = "1"
 			}
+			rec = append(rec, alert)
 		}
-		b.WriteByte('\n')
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
 	}
 	return writeAtomic(filepath.Join(dir, SamplesFile), b.Bytes())
-}
-
-// writeCSVField writes s quoted when it holds a comma, quote or line break
-// (RFC 4180).
-func writeCSVField(b *bytes.Buffer, s string) {
-	if !strings.ContainsAny(s, ",\"\r\n") {
-		b.WriteString(s)
-		return
-	}
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b.WriteByte('"')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
 }
