@@ -11,7 +11,7 @@ import (
 // worker that meets a vector it scored before takes its scores from here
 // instead of scaling and scoring it again. Scoring is a pure function of
 // the raw vector, so a hit returns exactly what scoring would, bit for
-// bit (TestBatchScoringMatchesSingle, TestScoreMemo). Floods make this
+// bit (TestBatchScoringMatchesSingle, TestScoreMemoMatchesNoMemo). Floods make this
 // common: each of a SYN flood's one-packet flows yields the same vector
 // as many others (on the lab's mixed capture ×30, 776k records hold 282k
 // distinct vectors).

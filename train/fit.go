@@ -39,8 +39,8 @@ type Config struct {
 	Forest  iforest.Config // Seed is derived from Seed
 	KMeans  kmeans.Config  // K 0 means choose k among KRange (auto)
 	KRange  []int          // default 2..12
-	// CrossFitRepeats is how many fold splits cross-fitting averages
-	// (see Fit); 0 chooses by the number of flows and TargetFPR.
+	// CrossFitRepeats is how many fold splits cross-fitting pools held-out
+	// scores from (see Fit); 0 chooses by the number of flows and TargetFPR.
 	CrossFitRepeats int
 	// NoForest and NoKMeans leave a model out.
 	NoForest, NoKMeans bool
@@ -270,9 +270,9 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	}
 	b := final
 
-	// Calibrate on each held-out flow's highest score, as detect alerts on
-	// a flow when any of its records (interim or final) reaches the
-	// threshold.
+	// Calibrate on each held-out flow's highest score (per cross-fitting
+	// repeat), as detect alerts on a flow when any of its records (interim
+	// or final) reaches the threshold.
 	type flowRun struct {
 		group  uint64
 		repeat int
@@ -324,7 +324,7 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	return b, rep, nil
 }
 
-// crossFitRepeats is how many fold splits cross-fitting averages: enough
+// crossFitRepeats is how many fold splits cross-fitting pools: enough
 // that the splits together score about 5 flows per target rate's tail
 // (flows·repeats·fpr ≥ 5), at most 8. A baseline with 20,000 flows or more
 // at the default rate is not cross-fitted at all.

@@ -132,9 +132,9 @@ func TestCrossFitRepeats(t *testing.T) {
 	}
 }
 
-// TestCrossFitRepeatsSteadierThresholds: on a small baseline, averaging
-// several fold splits moves the calibrated k-means threshold less from
-// seed to seed than a single split does.
+// TestCrossFitRepeatsSteadierThresholds: on a small baseline, pooling the
+// held-out scores of several fold splits moves the calibrated k-means
+// threshold less from seed to seed than a single split does.
 func TestCrossFitRepeatsSteadierThresholds(t *testing.T) {
 	schema := &features.Schema{Name: "t", Version: 1, Features: []features.Feature{{Name: "a"}, {Name: "b"}, {Name: "c"}}}
 	rng := rand.New(rand.NewPCG(9, 10))
