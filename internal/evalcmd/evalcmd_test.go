@@ -521,17 +521,7 @@ func scoresAsDetect(t *testing.T, model, interval string, labelOf map[flowKey]st
 	dir := t.TempDir()
 	rep, _, _ := evalOK(t, "--model", model, "--pcap", mixed, "--labels", labelsFile, "--out", filepath.Join(dir, "report"), "-q", "--score-interval", interval)
 
-	alertsPath := filepath.Join(dir, "alerts.json")
-	var stdout, stderr bytes.Buffer
-	de := &detectcmd.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Dir: repo}
-	if code := cli.Run(detectcmd.New(de), []string{"--model", model, "--pcap", mixed, "--alerts", alertsPath, "-q", "--score-interval", interval}, &stderr); code != 0 {
-		t.Fatalf("detect: exit %d: %s", code, stderr.String())
-	}
-	fh, err := os.Open(alertsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
+	alerts := detectAlerts(t, dir, "--model", model, "--pcap", mixed, "--score-interval", interval)
 	// The flows detect reports: each alert's own, and the earlier
 	// connections of a beacon that it names (related_flows).
 	distinct := map[flowKey]bool{}
@@ -549,14 +539,9 @@ func scoresAsDetect(t *testing.T, model, interval string, labelOf map[flowKey]st
 		}
 		byLabel[l][k] = true
 	}
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var a detect.Alert
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			t.Fatalf("alert %q: %v", sc.Text(), err)
-		}
-		k := keyOfAlert(t, &a)
+	for i := range alerts {
+		a := &alerts[i]
+		k := keyOfAlert(t, a)
 		alerted[k] = true
 		count(k)
 		for _, r := range a.Related {
@@ -573,9 +558,6 @@ func scoresAsDetect(t *testing.T, model, interval string, labelOf map[flowKey]st
 	}
 	if onlyNamed == 0 {
 		t.Error("no beaconing flow was reported through a later alert's related_flows; the sample's beacon should have some")
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	ens := rep.Models["ensemble"]
 	if len(distinct) == 0 {
@@ -898,4 +880,35 @@ func checkSamples(t *testing.T, path string, rep *evaluate.Report, ids []feature
 			break
 		}
 	}
+}
+
+// detectAlerts runs the real detect command with args (it adds --alerts
+// into dir and -q) and returns its alerts.
+func detectAlerts(t *testing.T, dir string, args ...string) []detect.Alert {
+	t.Helper()
+	path := filepath.Join(dir, "alerts.json")
+	var stdout, stderr bytes.Buffer
+	de := &detectcmd.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Dir: repo}
+	if code := cli.Run(detectcmd.New(de), append(args, "--alerts", path, "-q"), &stderr); code != 0 {
+		t.Fatalf("detect: exit %d: %s", code, stderr.String())
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	var out []detect.Alert
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var a detect.Alert
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatalf("alert %q: %v", sc.Text(), err)
+		}
+		out = append(out, a)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,9 +1,7 @@
 package evalcmd
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/netip"
 	"os"
@@ -20,7 +18,6 @@ import (
 	"github.com/vigil-nids/vigil/evaluate"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
-	"github.com/vigil-nids/vigil/internal/detectcmd"
 )
 
 // ptuple is a packet's 5-tuple in canonical order (lower address, then
@@ -122,25 +119,8 @@ func TestPacketModel(t *testing.T) {
 	}
 
 	// detect's alerts, by 5-tuple and label.
-	alertsPath := filepath.Join(dir, "alerts.json")
-	var stdout, derr bytes.Buffer
-	de := &detectcmd.Env{Stdout: &stdout, Stderr: &derr, Getenv: func(string) string { return "" }, Dir: repo}
-	if code := cli.Run(detectcmd.New(de), []string{"--model", model, "--pcap", mixed, "--alerts", alertsPath, "-q"}, &derr); code != 0 {
-		t.Fatalf("detect: exit %d: %s", code, derr.String())
-	}
-	fh, err := os.Open(alertsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
 	alerted := map[ptuple]bool{}
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var a detect.Alert
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			t.Fatalf("alert %q: %v", sc.Text(), err)
-		}
+	for _, a := range detectAlerts(t, dir, "--model", model, "--pcap", mixed) {
 		var sp, dp uint16
 		if a.SrcPort != nil && a.DestPort != nil {
 			sp, dp = *a.SrcPort, *a.DestPort
@@ -150,9 +130,6 @@ func TestPacketModel(t *testing.T) {
 			t.Fatalf("alert on a 5-tuple not in the capture: %+v", k)
 		}
 		alerted[k] = true
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	detected := map[string]int{}
 	for k, l := range samples {
