@@ -249,6 +249,9 @@ func Run(o Options, e *Env) error {
 		newExt detect.NewExtractorFunc // nil: flows, from xcfg
 	)
 	if detect.FeatureSet(b) == detect.PacketFeatures {
+		if o.ShowUsernames {
+			return cli.Usagef("--show-usernames: %q is a packet model, whose features read no logins; it works with flow models", o.Model)
+		}
 		pcfg, err := detect.PacketConfig(b)
 		if err != nil {
 			return cli.Usage(fmt.Errorf("--model %q: %w", o.Model, err))

@@ -187,12 +187,15 @@ func TestFeaturesMismatch(t *testing.T) {
 	packetModel := trainModel(t, pdir, "--features", "packet", "--trees", "10")
 	for _, tc := range []struct {
 		model, flag, want string
+		extra             []string
 	}{
-		{flowModel, "packet", "trained on flow features"},
-		{packetModel, "flow", "trained on packet features"},
-		{flowModel, "bytes", "want flow or packet"},
+		{flowModel, "packet", "trained on flow features", nil},
+		{packetModel, "flow", "trained on packet features", nil},
+		{flowModel, "bytes", "want flow or packet", nil},
+		{packetModel, "packet", "--show-usernames", []string{"--show-usernames"}},
 	} {
-		r := runDetect(t, nil, "--model", tc.model, "--pcap", mixed, "--features", tc.flag, "--alerts", filepath.Join(dir, "a.json"))
+		args := append([]string{"--model", tc.model, "--pcap", mixed, "--features", tc.flag, "--alerts", filepath.Join(dir, "a.json")}, tc.extra...)
+		r := runDetect(t, nil, args...)
 		if r.code != 2 {
 			t.Fatalf("--features %s: exit %d, want 2: %s", tc.flag, r.code, r.stderr)
 		}
