@@ -25,6 +25,11 @@ type Metrics struct {
 	flowsExpired, flowsEvic atomic.Uint64
 	kernelDrops, queueDrops atomic.Uint64
 	alertCount              atomic.Uint64
+	alertsWritten           atomic.Uint64
+	alertsSuppressed        atomic.Uint64
+	incidentEvents          atomic.Uint64
+
+	incidents *prometheus.CounterVec
 
 	alerts  *prometheus.CounterVec
 	scored  prometheus.Counter
@@ -40,6 +45,8 @@ func NewMetrics() *Metrics {
 	}
 	m.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vigil", Name: "alerts_total",
 		Help: "Alerts raised, by model whose threshold the score reached (ensemble counts every alert)."}, []string{"model"})
+	m.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "vigil", Name: "incidents_total",
+		Help: "Incidents ended (incident alert modes), by kind."}, []string{"kind"})
 	m.scored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "vigil", Name: "records_scored_total",
 		Help: "Flow records scored."})
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "vigil", Name: "scoring_latency_seconds",
@@ -61,7 +68,10 @@ func NewMetrics() *Metrics {
 		cf("flows_evicted_total", "Flows expired early because the flow table was full.", &m.flowsEvic),
 		cf("kernel_dropped_packets_total", "Packets the kernel dropped (live capture).", &m.kernelDrops),
 		cf("queue_dropped_vectors_total", "Flow vectors dropped because scoring fell behind.", &m.queueDrops),
-		m.alerts, m.scored, m.latency,
+		cf("alerts_written_total", "Flow alerts written to the sinks.", &m.alertsWritten),
+		cf("alerts_suppressed_total", "Flow alerts counted into their incident and not written (incident alert mode).", &m.alertsSuppressed),
+		cf("incident_events_total", "Incident events written (start, update, end).", &m.incidentEvents),
+		m.alerts, m.incidents, m.scored, m.latency,
 	)
 	for _, l := range []string{"ensemble", "iforest", "kmeans"} {
 		m.alerts.WithLabelValues(l)

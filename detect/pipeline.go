@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-nids/vigil/capture"
+	"github.com/vigil-nids/vigil/detect/incident"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models"
 )
@@ -95,6 +97,18 @@ type Config struct {
 	PcapRingBytes int
 	// PcapMaxPerFlow bounds the packets written per alerted flow (default 10000).
 	PcapMaxPerFlow int
+
+	// AlertMode says what the sinks receive (default AlertsFlow: every
+	// flow alert). In the incident modes, alerts go through an incident
+	// engine configured by Incidents, whose events go to the sinks that
+	// are EventSinks. Every alerted flow's packets go to AnomalyPcap in
+	// every mode.
+	AlertMode AlertMode
+	Incidents incident.Config
+	// IncidentOf, when set (incident modes), is called on the alert
+	// goroutine with every alert and the id of the incident it was counted
+	// into; it must not keep the alert. evaluate uses it.
+	IncidentOf func(a *Alert, id string)
 }
 
 const (
@@ -180,6 +194,7 @@ type job struct {
 // more than scoring a short flow. Otherwise (live capture, --realtime)
 // every record goes alone, at once, so an alert never waits for others.
 type batch struct {
+	seq  uint64 // send order (Block: the alert goroutine delivers alerts in it)
 	jobs []job
 	vecs []float64 // len(jobs) vectors of the schema's length, back to back
 }
@@ -232,7 +247,10 @@ type run struct {
 	open   []*batch // per queue: the batch being filled (capture goroutine)
 	batchN int      // records per batch
 	pool   batchPool
-	alerts chan []*Alert // a worker's alerts from one batch, in order
+	alerts chan alertBatch // a worker's alerts from one batch, in order
+	sent   uint64          // batches sent to the workers
+	clock  atomic.Int64    // capture time, published about once a second of it
+	stored int64           // the last value stored in clock
 	pcap   *anomalyPcap
 
 	now       int64 // capture time of the packet being processed
@@ -276,7 +294,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 	}
 	r.open = make([]*batch, cfg.Workers)
 	r.pool = make(batchPool, cfg.Workers*(qlen+3))
-	r.alerts = make(chan []*Alert, 64)
+	r.alerts = make(chan alertBatch, 64)
 	if cfg.AnomalyPcap != nil {
 		r.pcap = newAnomalyPcap(cfg.AnomalyPcap, cfg.PcapRingBytes, cfg.PcapMaxPerFlow)
 	}
@@ -296,9 +314,10 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 		}(r.queues[i])
 	}
 	alertDone := make(chan struct{})
+	out := r.newAlertOut(sinks)
 	go func() {
 		defer close(alertDone)
-		r.sendAlerts(sinks)
+		r.sendAlerts(out, sinks)
 	}()
 
 	// Cancellation: snapshot the kernel counters (a closed live source
@@ -334,6 +353,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 	wg.Wait()
 	close(r.alerts)
 	<-alertDone
+	r.finish(out, int64(sum.CaptureEnd))
 
 	var pcapErr error
 	if r.pcap != nil {
@@ -359,6 +379,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 	sum.Records = r.records
 	sum.Scored = r.scored.Load()
 	sum.Alerts = r.alertsSent
+	out.summarize(&sum)
 	sum.AlertsByModel = map[string]uint64{
 		"ensemble": r.byModel[0].Load(), "iforest": r.byModel[1].Load(), "kmeans": r.byModel[2].Load(),
 	}
@@ -437,6 +458,10 @@ func (r *run) capture(ctx context.Context, src capture.Source, ext Extractor) (S
 		sum.Bytes += uint64(ci.Length)
 		if ci.Timestamp > r.now {
 			r.now = ci.Timestamp
+			if r.now-r.stored >= int64(time.Second) {
+				r.stored = r.now
+				r.clock.Store(r.now)
+			}
 		}
 		if r.pcap != nil {
 			r.pcap.packet(data, &ci)
@@ -514,12 +539,15 @@ func (r *run) send(qi int) {
 		return
 	}
 	q := r.queues[qi]
+	b.seq = r.sent
 	if r.block {
+		r.sent++
 		q <- b
 		return
 	}
 	select {
 	case q <- b:
+		r.sent++
 	default: // only this goroutine sends, but stay safe
 		r.drops.Add(uint64(len(b.jobs)))
 		r.pool.put(b)
@@ -571,9 +599,11 @@ func (r *run) worker(q chan *batch) {
 				w.decide(j, w.sc.Score(j.vec), -1, nil, 0)
 			}
 		}
-		// One channel operation per batch, not per alert.
-		if len(w.out) > 0 {
-			r.alerts <- w.out
+		// One channel operation per batch with alerts, not per alert; a
+		// blocking replay sends every batch, so that the alert goroutine
+		// can deliver them in their send order.
+		if len(w.out) > 0 || r.cfg.Block {
+			r.alerts <- alertBatch{b.seq, w.out}
 			w.out = nil
 		}
 		r.scored.Add(uint64(len(b.jobs)))
@@ -841,28 +871,76 @@ func (d *dedupSet) prune(now int64) {
 	}
 }
 
+// alertBatch is a worker's alerts from one batch.
+type alertBatch struct {
+	seq    uint64
+	alerts []*Alert
+}
+
 // sendAlerts is the one goroutine that writes alerts, so sinks see them in
-// one order.
-func (r *run) sendAlerts(sinks []Sink) {
-	for as := range r.alerts {
+// one order. In a blocking replay (Config.Block) that order is the
+// batches' send order, whichever worker finishes first, so that the same
+// input gives the same output lines in the same order and the same
+// incidents; otherwise alerts go as they come. Outside a blocking replay
+// the incident clock also moves with the capture's every liveTick.
+func (r *run) sendAlerts(out *alertOut, sinks []Sink) {
+	pending := map[uint64][]*Alert{}
+	var next uint64
+	deliver := func(as []*Alert) {
 		for _, a := range as {
-			r.alertsSent++
-			for _, s := range sinks {
-				if err := s.Send(a); err != nil && r.sinkErr == nil {
-					r.sinkErr = err
-				}
+			r.deliver(out, a, sinks)
+		}
+	}
+	var tick <-chan time.Time
+	if out.engine != nil && !r.cfg.Block {
+		t := time.NewTicker(liveTick)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		var ab alertBatch
+		var ok bool
+		select {
+		case ab, ok = <-r.alerts:
+		case <-tick:
+			if err := out.engine.Advance(r.clock.Load()); err != nil && r.sinkErr == nil {
+				r.sinkErr = err
 			}
-			if r.pcap != nil {
-				r.pcap.mark(a.FlowID)
+			r.flushSinks(sinks)
+			continue
+		}
+		if !ok {
+			break
+		}
+		if !r.cfg.Block {
+			deliver(ab.alerts)
+		} else {
+			pending[ab.seq] = ab.alerts
+			for {
+				as, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				deliver(as)
 			}
 		}
 		if len(r.alerts) == 0 {
-			for _, s := range sinks {
-				if f, ok := s.(interface{ Flush() error }); ok {
-					if err := f.Flush(); err != nil && r.sinkErr == nil {
-						r.sinkErr = err
-					}
-				}
+			r.flushSinks(sinks)
+		}
+	}
+	// Not reached (every batch sent is answered), but lose nothing.
+	for _, seq := range slices.Sorted(maps.Keys(pending)) {
+		deliver(pending[seq])
+	}
+}
+
+func (r *run) flushSinks(sinks []Sink) {
+	for _, s := range sinks {
+		if f, ok := s.(interface{ Flush() error }); ok {
+			if err := f.Flush(); err != nil && r.sinkErr == nil {
+				r.sinkErr = err
 			}
 		}
 	}

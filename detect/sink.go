@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/vigil-nids/vigil/detect/incident"
 )
 
 // Sink receives alerts. The pipeline calls Send from one goroutine, in
@@ -157,6 +159,7 @@ func (s *JSONLines) Close() error {
 type Memory struct {
 	mu     sync.Mutex
 	alerts []*Alert
+	events []*incident.Event
 }
 
 // Send implements Sink.

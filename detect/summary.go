@@ -18,6 +18,14 @@ type Summary struct {
 	Records   uint64 `json:"records"` // records emitted, interim snapshots included
 	Scored    uint64 `json:"scored"`  // records scored (Records - Dropped.Internal)
 	Alerts    uint64 `json:"alerts"`
+	// AlertMode, AlertsWritten, AlertsSuppressed and Incidents are set in
+	// the incident modes (Config.AlertMode): the flow alerts written and
+	// those only counted into their incident, and what the incident
+	// engine did.
+	AlertMode        string           `json:"alert_mode,omitempty"`
+	AlertsWritten    uint64           `json:"alerts_written,omitempty"`
+	AlertsSuppressed uint64           `json:"alerts_suppressed,omitempty"`
+	Incidents        *IncidentSummary `json:"incidents,omitempty"`
 	// AlertsByModel counts alerts whose per-model score reached that
 	// model's own threshold ("iforest", "kmeans"); "ensemble" counts all.
 	AlertsByModel map[string]uint64 `json:"alerts_by_model"`
@@ -59,6 +67,27 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, " (iforest %d, kmeans %d)", s.AlertsByModel["iforest"], s.AlertsByModel["kmeans"])
 	}
 	b.WriteByte('\n')
+	if in := s.Incidents; in != nil {
+		var n uint64
+		kinds := make([]string, 0, len(in.ByKind))
+		for k, c := range in.ByKind {
+			n += c
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(&b, "incidents %d", n)
+		for i, k := range kinds {
+			sep := ", "
+			if i == 0 {
+				sep = " ("
+			}
+			fmt.Fprintf(&b, "%s%s %d", sep, k, in.ByKind[k])
+		}
+		if len(kinds) > 0 {
+			b.WriteByte(')')
+		}
+		fmt.Fprintf(&b, "; %d events, %d evicted; flow alerts %d written, %d suppressed\n", in.Events, in.Evicted, s.AlertsWritten, s.AlertsSuppressed)
+	}
 	fmt.Fprintf(&b, "dropped   kernel %d, internal %d\n", s.Dropped.Kernel, s.Dropped.Internal)
 	if len(s.Protocols) > 0 {
 		b.WriteString("protocols")

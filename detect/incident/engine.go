@@ -126,6 +126,8 @@ type inc struct {
 	peak       uint64
 	maxScore   float64
 	samples    []string
+	lastPort   uint16 // the last alert's destination port
+	run        int    // consecutive alerts on it
 	prev, next *inc
 }
 
@@ -182,6 +184,12 @@ func (e *Engine) Add(f *Flow) (id string, sample bool, err error) {
 	e.Advance(f.At)
 	fam, shape := classify(e.cfg.Rules, f)
 	in := e.find(f, fam)
+	if in != nil && e.phaseChange(in, f) {
+		// A scan's source turned to one port: the flood that follows is
+		// an incident of its own, under the same key.
+		e.end(in, "split", "", f.At)
+		in = nil
+	}
 	fresh := in == nil
 	if fresh {
 		in = e.openFor(f, fam, shape)
@@ -202,6 +210,21 @@ func (e *Engine) Add(f *Flow) (id string, sample bool, err error) {
 		e.send(in, "update", "", "", f.At)
 	}
 	return in.id, sample, e.err
+}
+
+// floodRun is the number of consecutive alerts on one destination port
+// after which a probe incident that counts as a port scan is split.
+const floodRun = 50
+
+// phaseChange reports whether f ends in's port scan: the floodRun-th
+// alert in a row on one port of an incident whose counts say port_scan.
+func (e *Engine) phaseChange(in *inc, f *Flow) bool {
+	if f.Dport == in.lastPort {
+		in.run++
+	} else {
+		in.lastPort, in.run = f.Dport, 1
+	}
+	return in.run == floodRun && (in.key.fam == TCPProbe || in.key.fam == UDPProbe) && in.kind() == "port_scan"
 }
 
 // find returns the open incident f belongs to, or nil. An alert of a named
@@ -283,7 +306,8 @@ func (e *Engine) index(in *inc) {
 	}
 }
 
-// unindex removes in from the indexes that point at it.
+// unindex removes in from the indexes that point at it; a key reused by
+// a later incident (after a split) keeps pointing at that one.
 func (e *Engine) unindex(in *inc) {
 	k := in.key
 	del := func(m map[netip.Addr]*inc, a netip.Addr) {
@@ -296,7 +320,9 @@ func (e *Engine) unindex(in *inc) {
 			delete(m, fa)
 		}
 	}
-	delete(e.open, k)
+	if e.open[k] == in {
+		delete(e.open, k)
+	}
 	switch k.shape {
 	case Target:
 		del(e.target, k.a)
@@ -411,7 +437,7 @@ func (in *inc) absorb(p *inc) {
 // kind is the incident's kind now.
 func (in *inc) kind() string {
 	return Settle(in.key.fam, Counts{
-		Flows: in.flows.count(), Dests: in.dsts.count(), DestPorts: in.dports.count(),
+		Flows: in.flows.count(), Dests: in.dsts.count(), DestPorts: in.dports.count(), PeakPPS: in.peak,
 		Unanswered: float64(in.unanswered) / float64(max(in.alerts, 1)),
 	})
 }

@@ -307,3 +307,31 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestScanThenFloodSplits(t *testing.T) {
+	var r recorder
+	e := New(Config{}, r.emit)
+	at := t0
+	for p := range 1000 {
+		at += int64(200 * time.Microsecond)
+		f := Flow{At: at, Src: scanner, Dst: victim, Sport: 40000, Dport: uint16(p + 1), Proto: TCP,
+			Record: uint64(p), Packets: 2, Top: []string{"src_conns_60s", "src_unanswered_60s"}}
+		e.Add(&f)
+	}
+	for i := range 5000 {
+		at += int64(100 * time.Microsecond)
+		f := Flow{At: at, Src: scanner, Dst: victim, Sport: uint16(2000 + i), Dport: 80, Proto: TCP,
+			Record: uint64(10000 + i), Packets: 1, Top: []string{"src_unanswered_60s", "src_conns_60s"}}
+		e.Add(&f)
+	}
+	e.Close()
+	var kinds []string
+	for _, ev := range r.events {
+		if ev.Incident.State == "end" {
+			kinds = append(kinds, ev.Incident.Kind+"/"+ev.Incident.Reason)
+		}
+	}
+	if len(kinds) != 2 || kinds[0] != "port_scan/split" || kinds[1] != "syn_flood/close" {
+		t.Errorf("ends %v, want port_scan/split then syn_flood/close", kinds)
+	}
+}

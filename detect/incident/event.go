@@ -29,8 +29,9 @@ type Body struct {
 	Kind  string `json:"kind"`
 	Key   string `json:"key"` // target, source or pair
 	// Reason says why an incident ended: idle, close (end of input or
-	// signal), evicted (Config.MaxOpen reached) or merged (into
-	// MergedInto, which carries its counts on).
+	// signal), evicted (Config.MaxOpen reached), split (a port scan's
+	// source turned to flooding one port: a new incident follows under the
+	// same key) or merged (into MergedInto, which carries its counts on).
 	Reason     string `json:"reason,omitempty"`
 	MergedInto string `json:"merged_into,omitempty"`
 	FirstSeen  Time   `json:"first_seen"`

@@ -84,11 +84,12 @@ var unsolicited = []string{"unsolicited_response", "dst_unsolicited_10s", "dst_u
 
 // DefaultRules is the kind table detect uses. Order matters: the first
 // match wins, so the specific application evidence comes before the
-// volume families.
+// volume families, and a DNS tunnel's clockwork queries are a tunnel
+// before they are a beacon.
 var DefaultRules = []Rule{
-	{Kind: "beacon", Shape: Pair, Top: []string{"beacon_iat_cv", "beacon_conns", "beacon_iat_mad_ratio"}},
 	{Kind: "dns_tunnel", Shape: Pair, Proto: []uint8{UDP, TCP}, DstPorts: []uint16{53},
 		Top: []string{"dns_sub_entropy", "dns_longest_label", "dns_qname_len", "dns_sub_digit_ratio", "dns_sub_hex_ratio", "src_dns_names_60s", "dns_rare_qtype_share"}},
+	{Kind: "beacon", Shape: Pair, Top: []string{"beacon_iat_cv", "beacon_conns", "beacon_iat_mad_ratio"}},
 	{Kind: "web_attack", Shape: Pair, Proto: []uint8{TCP}, Top: []string{"http_sqli_tokens", "http_traversal_tokens", "http_tool_ua"}},
 	{Kind: "brute_force", Shape: Target, Proto: []uint8{TCP}, Top: []string{"auth_failures", "auth_attempts", "ssh_repeated_replies", "ssh_early_close"}},
 	{Kind: "udp_reflection", Shape: Target, Proto: []uint8{UDP}, Top: unsolicited},
@@ -143,16 +144,23 @@ var unansweredEvidence = []string{"tcp_syn_only", "src_unanswered_60s", "src_una
 // Counts are what Settle reads of an incident.
 type Counts struct {
 	Flows, Dests, DestPorts uint64
+	PeakPPS                 uint64
 	// Unanswered is the share of its alerts with a top feature saying the
 	// attempts went unanswered (unansweredEvidence).
 	Unanswered float64
 }
 
+// ScanMaxPPS is the alerted packets per second (an incident's peak_pps)
+// from which a spread over ports is no longer called a port scan.
+const ScanMaxPPS = 5000
+
 // Settle names a family's kind from the incident's counts; other kinds are
 // returned as they are.
 //
 //   - a TCP or UDP probe that reached at least 10 ports, nearly one per flow
-//     (ports ≥ 0.7 × flows), on at most 4 hosts, is a port_scan;
+//     (ports ≥ 0.7 × flows), on at most 4 hosts, is a port_scan, unless its
+//     alerted packets peaked at flood rates (ScanMaxPPS): a SYN flood on
+//     random ports looks the same by its ports, so it stays anomaly;
 //   - a TCP probe of at least 50 flows on one host, repeating ports (ports
 //     ≤ 0.5 × flows), mostly unanswered, is a syn_flood; a UDP one a udp_flood;
 //   - an ICMP probe of at least 50 flows on one host is an icmp_flood;
@@ -165,6 +173,9 @@ func Settle(kind string, c Counts) string {
 	}
 	flows := float64(c.Flows)
 	if kind != ICMPProbe && c.DestPorts >= 10 && float64(c.DestPorts) >= 0.7*flows && c.Dests <= 4 {
+		if c.PeakPPS >= ScanMaxPPS {
+			return Anomaly
+		}
 		return "port_scan"
 	}
 	if c.Flows >= 50 && c.Dests == 1 {

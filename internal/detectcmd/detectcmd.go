@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/detect"
+	"github.com/vigil-nids/vigil/detect/incident"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/features/afterimage"
 	"github.com/vigil-nids/vigil/internal/cli"
@@ -81,6 +82,13 @@ type Options struct {
 	Features string
 	Force    bool
 	Quiet    bool
+	// AlertMode, Samples, IncidentUpdate, IncidentIdle and MaxIncidents
+	// are the incident settings (detect.Config.AlertMode, incident.Config).
+	AlertMode      string
+	Samples        int
+	IncidentUpdate time.Duration
+	IncidentIdle   time.Duration
+	MaxIncidents   int
 	// CPUProfile, when set, receives a CPU profile of the run (hidden
 	// --cpuprofile flag, for performance work).
 	CPUProfile string
@@ -131,6 +139,11 @@ YAML file given with --config; flag > environment > file > default.`,
 	f.Int("queue", 1024, "records queued per scoring worker before vectors are dropped (live) or the reader waits (replay)")
 	f.Int("top-features", 5, "features named in each alert")
 	f.Bool("show-usernames", false, "name the user of a login (FTP, POP3, IMAP, HTTP Basic) in its flow's alerts; passwords never appear")
+	f.String("alert-mode", string(detect.AlertsFlow), "what --alerts gets: flow (every flow alert), incident (incident events and the first --samples flow alerts of each), both")
+	f.Int("samples", incident.DefaultSamples, "flow alerts written per incident in --alert-mode incident")
+	f.Duration("incident-update", incident.DefaultUpdate, "least capture time between two update events of a growing incident")
+	f.Duration("incident-idle", incident.DefaultIdle, "capture time without alerts that ends an incident")
+	f.Int("max-incidents", incident.DefaultMaxOpen, "open incidents at most (the least recently alerted is ended first)")
 	f.Bool("force", false, "overwrite existing output files")
 	f.BoolP("quiet", "q", false, "no summary on stderr")
 	f.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -173,6 +186,11 @@ YAML file given with --config; flag > environment > file > default.`,
 		o.ShowUsernames, _ = fl.GetBool("show-usernames")
 		o.Features, _ = fl.GetString("features")
 		o.Force, _ = fl.GetBool("force")
+		o.AlertMode, _ = fl.GetString("alert-mode")
+		o.Samples, _ = fl.GetInt("samples")
+		o.IncidentUpdate, _ = fl.GetDuration("incident-update")
+		o.IncidentIdle, _ = fl.GetDuration("incident-idle")
+		o.MaxIncidents, _ = fl.GetInt("max-incidents")
 		o.Quiet, _ = fl.GetBool("quiet")
 		o.CPUProfile, _ = fl.GetString("cpuprofile")
 		return Run(o, e)
@@ -195,6 +213,10 @@ func (o Options) check() error {
 		return cli.Usagef("--realtime paces a replay: use it with --pcap")
 	case o.ScoreInterval < 0:
 		return cli.Usagef("--score-interval %v: want a positive duration (or 0 for the model's)", o.ScoreInterval)
+	case o.AlertMode != "" && !validMode(o.AlertMode):
+		return cli.Usagef("--alert-mode %q: want flow, incident or both", o.AlertMode)
+	case o.Samples < 0 || o.MaxIncidents < 0 || o.IncidentUpdate < 0 || o.IncidentIdle < 0:
+		return cli.Usagef("--samples, --max-incidents, --incident-update and --incident-idle want non-negative values")
 	case o.Workers < 0 || o.QueueLen < 1 || o.TopFeatures < 0 || o.Snaplen < 0:
 		return cli.Usagef("--workers, --queue, --top-features and --snaplen want non-negative numbers (--queue at least 1)")
 	}
@@ -210,6 +232,8 @@ func (o Options) check() error {
 	}
 	return nil
 }
+
+func validMode(s string) bool { _, err := detect.ParseAlertMode(s); return err == nil }
 
 // LoadModel loads a bundle and checks that this build's extractor of the
 // bundle's feature set (flow or packet) produces its schema.
@@ -270,6 +294,12 @@ func Run(o Options, e *Env) error {
 		Realtime:      o.Realtime,
 		TopFeatures:   o.TopFeatures,
 		Clock:         detect.WallClock{},
+		AlertMode:     detect.AlertMode(o.AlertMode),
+		Incidents: incident.Config{Update: o.IncidentUpdate, Idle: o.IncidentIdle, MaxOpen: o.MaxIncidents,
+			Samples: o.Samples},
+	}
+	if o.Samples == 0 {
+		cfg.Incidents.Samples = -1 // --samples 0: none
 	}
 	if o.ScoreInterval > 0 {
 		cfg.ScoreInterval = o.ScoreInterval
