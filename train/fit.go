@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -67,17 +66,16 @@ type Report struct {
 // returned bundle has Schema, Scaler, models, Thresholds, TargetFPR and
 // Meta.Rows/HeldOut/Seed/Timings set; the caller adds the rest of Meta
 // (inputs, counts, created time, version) and the extractor settings.
+//
+// The steps: the rows are split into folds by flow (assignFolds); either
+// one fold is held out and the models are fitted on the others (holdOut),
+// or, when one fold would hold too few flows for the target rate's tail,
+// every flow is scored out of fold in repeated splits and the final models
+// are fitted on all rows (crossFit); then each model's threshold and the
+// ensemble's are calibrated on the held-out scores (calibrateThresholds).
 func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, Report, error) {
 	var rep Report
-	if cfg.MinRows <= 0 {
-		cfg.MinRows = 100
-	}
-	if cfg.HoldOut <= 0 || cfg.HoldOut >= 1 {
-		cfg.HoldOut = 0.25
-	}
-	if cfg.TargetFPR <= 0 {
-		cfg.TargetFPR = models.DefaultTargetFPR
-	}
+	cfg = cfg.withDefaults()
 	if cfg.NoForest && cfg.NoKMeans {
 		return nil, rep, errors.New("train: no model selected")
 	}
@@ -89,239 +87,301 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	if n < cfg.MinRows {
 		return nil, rep, fmt.Errorf("%w: found %d, need at least %d", ErrTooFew, n, cfg.MinRows)
 	}
-	stage := newStager(cfg.Clock)
-	rows, groups := res.Rows(), res.Groups()
-
-	// Folds by flow: every record of a flow lands in the same fold, so a
-	// flow is never scored by a model that saw part of it.
-	k := max(2, int(math.Round(1/cfg.HoldOut)))
-	fold := make([]int, n)
-	distinct := map[uint64]struct{}{}
-	for i, g := range groups {
-		fold[i] = int(mix(g^cfg.Seed) % uint64(k))
-		distinct[g] = struct{}{}
-	}
+	f := newFitter(res, schema, cfg, &rep)
+	flows := f.assignFolds(cfg.Seed)
 	// Cross-fit when one held-out fold would hold too few flows for the
 	// target rate's tail (fewer than 5 expected above the threshold):
 	// then every flow is scored out of fold and the final models are fitted
 	// on all rows.
-	crossFit := float64(len(distinct))/float64(k)*cfg.TargetFPR < 5
-	var log1p []bool
-	if !cfg.NoLog1p {
-		log1p = make([]bool, d)
-		for j, f := range schema.Features {
-			log1p[j] = f.Count
-		}
-	}
-	fitScaler := func(X *mat.Dense) (*scale.Scaler, error) {
-		sc, err := scale.Fit(X, scale.Config{Method: cfg.Scale, Log1p: log1p, ConstantScale: constantScale, TailZ: tailZ})
-		if err != nil {
-			return nil, fmt.Errorf("train: scaler: %w", err)
-		}
-		floorNearConstant(sc, schema)
-		return sc, nil
-	}
-	// shared, when set, is the scaler every fold uses (see crossFit below).
-	var shared *scale.Scaler
-	// modelSeed seeds the forest and k-means of the next fitSet: cfg.Seed
-	// for the final models, another per cross-fitting repeat.
-	modelSeed := cfg.Seed
-	fitSet := func(keep func(i int) bool) (*bundle.Bundle, error) {
-		var data []float64
-		for i := 0; i < n; i++ {
-			if keep(i) {
-				data = append(data, rows[i*d:(i+1)*d]...)
-			}
-		}
-		m := len(data) / d
-		if m < 2 {
-			return nil, fmt.Errorf("%w: a fold holds %d rows", ErrTooFew, m)
-		}
-		X := mat.NewDense(m, d, data)
-		sc := shared
-		var err error
-		if sc == nil {
-			if sc, err = fitScaler(X); err != nil {
-				return nil, err
-			}
-		}
-		for i := 0; i < m; i++ {
-			r := data[i*d : (i+1)*d]
-			sc.TransformTo(r, r) // in place: the raw copy is no longer needed
-		}
-		b := &bundle.Bundle{Schema: *schema, Scaler: sc, TargetFPR: cfg.TargetFPR}
-		if !cfg.NoForest {
-			fc := cfg.Forest
-			fc.Seed = modelSeed ^ 0x666f72657374
-			if b.Forest, err = iforest.Fit(X, fc); err != nil {
-				return nil, fmt.Errorf("train: isolation forest: %w", err)
-			}
-		}
-		if !cfg.NoKMeans {
-			kc := cfg.KMeans
-			kc.Seed = modelSeed ^ 0x6b6d65616e73
-			if kc.K <= 0 {
-				ks := cfg.KRange
-				if len(ks) == 0 {
-					for k := 2; k <= 12; k++ {
-						ks = append(ks, k)
-					}
-				}
-				reports, k, err := kmeans.ChooseK(X, clampKs(ks, m), kc, 0)
-				if err != nil {
-					return nil, fmt.Errorf("train: choosing k: %w", err)
-				}
-				rep.KReports, kc.K = reports, k
-				cfg.KMeans.K = k // the folds and the final fit use the same k
-				stage.done("choose-k")
-			}
-			kc.K = min(kc.K, m)
-			if b.KMeans, err = kmeans.Fit(X, kc); err != nil {
-				return nil, fmt.Errorf("train: k-means: %w", err)
-			}
-			rep.K = kc.K
-		}
-		return b, nil
-	}
-
-	// Held-out scores: iforest, kmeans, in slots r*n+i for record i
-	// scored in cross-fitting repeat r (r = 0 without cross-fitting).
-	held := make([]int, 0, n) // the slots that hold a score
-	var hf, hk []float64
-	scoreInto := func(b *bundle.Bundle, slot int, x []float64) {
-		i := slot % n
-		b.Scaler.TransformTo(x, rows[i*d:(i+1)*d])
-		if b.Forest != nil {
-			hf[slot] = b.Forest.Score(x)
-		}
-		if b.KMeans != nil {
-			hk[slot] = b.KMeans.Score(x)
-		}
-	}
-	x := make([]float64, d)
-	var final *bundle.Bundle
+	var b *bundle.Bundle
+	var h *heldOut
 	var err error
-	if crossFit {
-		if final, err = fitSet(func(int) bool { return true }); err != nil {
-			return nil, rep, err
-		}
-		stage.done("fit")
-		// The folds' models share the final scaler. A fold fitting its own
-		// would see a feature that a handful of baseline flows carry (a
-		// TXT query, a second active period) as constant whenever the fold
-		// held those flows out, and give it ConstantScale: the held-out
-		// flows then scored as far from normal as an attack, and the
-		// thresholds calibrated on them sat at twice the distance the
-		// final model, which did see them, gives such flows (k-means
-		// threshold ~20 instead of ~10 on the lab baseline). The scaler is
-		// per-feature location and spread, not what is being validated.
-		shared = final.Scaler
-		// Repeated cross-fitting: with so few flows the thresholds sit
-		// on the few highest held-out scores, and which flows happen to
-		// share a fold moved the lab's k-means threshold between 9.0 and
-		// 14.2 from seed to seed. Every repeat splits the flows anew and
-		// seeds its models anew (folds fitted from one seed start k-means
-		// alike and share its luck); the thresholds are read from the
-		// scores of all repeats together: each is a held-out score of a
-		// baseline flow under one model, as a new flow gets from the final
-		// model, and together they estimate that distribution's tail with
-		// less luck of the split.
-		repeats := cfg.CrossFitRepeats
-		if repeats <= 0 {
-			repeats = crossFitRepeats(len(distinct), cfg.TargetFPR)
-		}
-		hf, hk = make([]float64, repeats*n), make([]float64, repeats*n)
-		for r := 0; r < repeats; r++ {
-			if r > 0 {
-				modelSeed = mix(cfg.Seed ^ uint64(r)*0x9e3779b97f4a7c15)
-				for i, g := range groups {
-					fold[i] = int(mix(g^modelSeed) % uint64(k))
-				}
-			}
-			for f := 0; f < k; f++ {
-				fb, err := fitSet(func(i int) bool { return fold[i] != f })
-				if err != nil {
-					return nil, rep, err
-				}
-				for i := 0; i < n; i++ {
-					if fold[i] == f {
-						scoreInto(fb, r*n+i, x)
-						held = append(held, r*n+i)
-					}
-				}
-			}
-		}
-		rep.CrossFitRepeats = repeats
-		rep.Rows, rep.HeldOut = n, n
-		stage.done("cross-fit")
+	if float64(flows)/float64(f.k)*cfg.TargetFPR < 5 {
+		b, h, err = f.crossFit(flows)
 	} else {
-		hf, hk = make([]float64, n), make([]float64, n)
-		if final, err = fitSet(func(i int) bool { return fold[i] != 0 }); err != nil {
-			return nil, rep, err
-		}
-		for i := 0; i < n; i++ {
-			if fold[i] == 0 {
-				scoreInto(final, i, x)
-				held = append(held, i)
-			}
-		}
-		rep.Rows, rep.HeldOut = n-len(held), len(held)
-		stage.done("fit")
+		b, h, err = f.holdOut()
 	}
-	b := final
-
-	// Calibrate on each held-out flow's highest score (per cross-fitting
-	// repeat), as detect alerts on a flow when any of its records (interim
-	// or final) reaches the threshold.
-	type flowRun struct {
-		group  uint64
-		repeat int
+	if err != nil {
+		return nil, rep, err
 	}
-	flowMax := func(score func(slot int) float64) []float64 {
-		best := map[flowRun]float64{}
-		for _, slot := range held {
-			s := score(slot)
-			key := flowRun{groups[slot%n], slot / n}
-			if v, ok := best[key]; !ok || s > v {
-				best[key] = s
-			}
-		}
-		out := make([]float64, 0, len(best))
-		for _, v := range best {
-			out = append(out, v)
-		}
-		return out
-	}
-	if b.Forest != nil {
-		b.Thresholds.IForest = positive(calibrate(flowMax(func(i int) float64 { return hf[i] }), len(distinct), cfg.TargetFPR))
-	}
-	if b.KMeans != nil {
-		b.Thresholds.KMeans = positive(calibrate(flowMax(func(i int) float64 { return hk[i] }), len(distinct), cfg.TargetFPR))
-	}
-	var sc, th []float64
-	if b.Forest != nil {
-		th = append(th, b.Thresholds.IForest)
-	}
-	if b.KMeans != nil {
-		th = append(th, b.Thresholds.KMeans)
-	}
-	b.Thresholds.Ensemble = positive(calibrate(flowMax(func(i int) float64 {
-		sc = sc[:0]
-		if b.Forest != nil {
-			sc = append(sc, hf[i])
-		}
-		if b.KMeans != nil {
-			sc = append(sc, hk[i])
-		}
-		return models.Ensemble(sc, th)
-	}), len(distinct), cfg.TargetFPR))
-	stage.done("calibrate")
+	f.calibrateThresholds(b, h, flows)
+	f.stage.done("calibrate")
 
 	rep.Thresholds = b.Thresholds
-	rep.Timings = stage.timings
+	rep.Timings = f.stage.timings
 	b.Meta.Rows, b.Meta.HeldOut, b.Meta.Seed = int64(rep.Rows), int64(rep.HeldOut), cfg.Seed
-	b.Meta.Timings = stage.timings
+	b.Meta.Timings = f.stage.timings
 	return b, rep, nil
+}
+
+// withDefaults fills the zero fields of cfg with their defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.MinRows <= 0 {
+		cfg.MinRows = 100
+	}
+	if cfg.HoldOut <= 0 || cfg.HoldOut >= 1 {
+		cfg.HoldOut = 0.25
+	}
+	if cfg.TargetFPR <= 0 {
+		cfg.TargetFPR = models.DefaultTargetFPR
+	}
+	return cfg
+}
+
+// fitter holds what Fit's steps share: the rows, their folds, and the
+// settings that the first fit decides for the later ones (k chosen
+// automatically, the shared scaler of cross-fitting).
+type fitter struct {
+	cfg    Config
+	schema *features.Schema
+	rows   []float64 // n rows of d columns
+	groups []uint64  // the flow of each row
+	n, d   int
+	log1p  []bool // nil with NoLog1p
+	k      int    // number of folds
+	fold   []int  // the fold of each row
+	// shared, when set, is the scaler every fitSet uses instead of
+	// fitting its own (see crossFit).
+	shared *scale.Scaler
+	// seed seeds the forest and k-means of the next fitSet: cfg.Seed for
+	// the final models, another per cross-fitting repeat.
+	seed  uint64
+	rep   *Report
+	stage *stager
+}
+
+func newFitter(res *Reservoir, schema *features.Schema, cfg Config, rep *Report) *fitter {
+	f := &fitter{
+		cfg: cfg, schema: schema,
+		rows: res.Rows(), groups: res.Groups(),
+		n: res.Len(), d: schema.Len(),
+		k:    max(2, int(math.Round(1/cfg.HoldOut))),
+		seed: cfg.Seed,
+		rep:  rep, stage: newStager(cfg.Clock),
+	}
+	f.fold = make([]int, f.n)
+	if !cfg.NoLog1p {
+		f.log1p = make([]bool, f.d)
+		for j, ft := range schema.Features {
+			f.log1p[j] = ft.Count
+		}
+	}
+	return f
+}
+
+// assignFolds puts every row in a fold by its flow, so a flow is never
+// scored by a model that saw part of it, and returns the number of
+// distinct flows.
+func (f *fitter) assignFolds(seed uint64) int {
+	distinct := map[uint64]struct{}{}
+	for i, g := range f.groups {
+		f.fold[i] = int(mix(g^seed) % uint64(f.k))
+		distinct[g] = struct{}{}
+	}
+	return len(distinct)
+}
+
+// holdOut fits the models on every fold but the first and scores the
+// first's rows.
+func (f *fitter) holdOut() (*bundle.Bundle, *heldOut, error) {
+	h := newHeldOut(f.n, 1)
+	b, err := f.fitSet(func(i int) bool { return f.fold[i] != 0 })
+	if err != nil {
+		return nil, nil, err
+	}
+	x := make([]float64, f.d)
+	for i := 0; i < f.n; i++ {
+		if f.fold[i] == 0 {
+			h.score(b, i, x, f.row(i))
+		}
+	}
+	f.rep.Rows, f.rep.HeldOut = f.n-len(h.slots), len(h.slots)
+	f.stage.done("fit")
+	return b, h, nil
+}
+
+// crossFit fits the final models on all rows, then scores every row by
+// models fitted without its fold, in one or more fold splits (repeats).
+func (f *fitter) crossFit(flows int) (*bundle.Bundle, *heldOut, error) {
+	final, err := f.fitSet(func(int) bool { return true })
+	if err != nil {
+		return nil, nil, err
+	}
+	f.stage.done("fit")
+	// The folds' models share the final scaler. A fold fitting its own
+	// would see a feature that a handful of baseline flows carry (a
+	// TXT query, a second active period) as constant whenever the fold
+	// held those flows out, and give it ConstantScale: the held-out
+	// flows then scored as far from normal as an attack, and the
+	// thresholds calibrated on them sat at twice the distance the
+	// final model, which did see them, gives such flows (k-means
+	// threshold ~20 instead of ~10 on the lab baseline). The scaler is
+	// per-feature location and spread, not what is being validated.
+	f.shared = final.Scaler
+	// Repeated cross-fitting: with so few flows the thresholds sit
+	// on the few highest held-out scores, and which flows happen to
+	// share a fold moved the lab's k-means threshold between 9.0 and
+	// 14.2 from seed to seed. Every repeat splits the flows anew and
+	// seeds its models anew (folds fitted from one seed start k-means
+	// alike and share its luck); the thresholds are read from the
+	// scores of all repeats together: each is a held-out score of a
+	// baseline flow under one model, as a new flow gets from the final
+	// model, and together they estimate that distribution's tail with
+	// less luck of the split.
+	repeats := f.cfg.CrossFitRepeats
+	if repeats <= 0 {
+		repeats = crossFitRepeats(flows, f.cfg.TargetFPR)
+	}
+	h := newHeldOut(f.n, repeats)
+	x := make([]float64, f.d)
+	for r := 0; r < repeats; r++ {
+		if r > 0 {
+			f.seed = mix(f.cfg.Seed ^ uint64(r)*0x9e3779b97f4a7c15)
+			f.assignFolds(f.seed)
+		}
+		for k := 0; k < f.k; k++ {
+			fb, err := f.fitSet(func(i int) bool { return f.fold[i] != k })
+			if err != nil {
+				return nil, nil, err
+			}
+			for i := 0; i < f.n; i++ {
+				if f.fold[i] == k {
+					h.score(fb, r*f.n+i, x, f.row(i))
+				}
+			}
+		}
+	}
+	f.rep.CrossFitRepeats = repeats
+	f.rep.Rows, f.rep.HeldOut = f.n, f.n
+	f.stage.done("cross-fit")
+	return final, h, nil
+}
+
+func (f *fitter) row(i int) []float64 { return f.rows[i*f.d : (i+1)*f.d] }
+
+// fitSet fits a scaler (unless shared is set) and the selected models on
+// the rows keep accepts.
+func (f *fitter) fitSet(keep func(i int) bool) (*bundle.Bundle, error) {
+	var data []float64
+	for i := 0; i < f.n; i++ {
+		if keep(i) {
+			data = append(data, f.row(i)...)
+		}
+	}
+	m := len(data) / f.d
+	if m < 2 {
+		return nil, fmt.Errorf("%w: a fold holds %d rows", ErrTooFew, m)
+	}
+	X := mat.NewDense(m, f.d, data)
+	sc := f.shared
+	var err error
+	if sc == nil {
+		if sc, err = f.fitScaler(X); err != nil {
+			return nil, err
+		}
+	}
+	for i := 0; i < m; i++ {
+		r := data[i*f.d : (i+1)*f.d]
+		sc.TransformTo(r, r) // in place: the raw copy is no longer needed
+	}
+	b := &bundle.Bundle{Schema: *f.schema, Scaler: sc, TargetFPR: f.cfg.TargetFPR}
+	if !f.cfg.NoForest {
+		if b.Forest, err = f.fitForest(X); err != nil {
+			return nil, err
+		}
+	}
+	if !f.cfg.NoKMeans {
+		if b.KMeans, err = f.fitKMeans(X, m); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (f *fitter) fitScaler(X *mat.Dense) (*scale.Scaler, error) {
+	sc, err := scale.Fit(X, scale.Config{Method: f.cfg.Scale, Log1p: f.log1p, ConstantScale: constantScale, TailZ: tailZ})
+	if err != nil {
+		return nil, fmt.Errorf("train: scaler: %w", err)
+	}
+	floorNearConstant(sc, f.schema)
+	return sc, nil
+}
+
+func (f *fitter) fitForest(X *mat.Dense) (*iforest.Forest, error) {
+	fc := f.cfg.Forest
+	fc.Seed = f.seed ^ 0x666f72657374
+	forest, err := iforest.Fit(X, fc)
+	if err != nil {
+		return nil, fmt.Errorf("train: isolation forest: %w", err)
+	}
+	return forest, nil
+}
+
+// fitKMeans fits k-means on the m scaled rows of X. Without a k in the
+// configuration the first call chooses it (ChooseK) and every later fit,
+// fold or final, uses the same k.
+func (f *fitter) fitKMeans(X *mat.Dense, m int) (*kmeans.Model, error) {
+	kc := f.cfg.KMeans
+	kc.Seed = f.seed ^ 0x6b6d65616e73
+	if kc.K <= 0 {
+		k, err := f.chooseK(X, kc, m)
+		if err != nil {
+			return nil, err
+		}
+		kc.K = k
+	}
+	kc.K = min(kc.K, m)
+	km, err := kmeans.Fit(X, kc)
+	if err != nil {
+		return nil, fmt.Errorf("train: k-means: %w", err)
+	}
+	f.rep.K = kc.K
+	return km, nil
+}
+
+// chooseK picks k among cfg.KRange (default 2..12) and keeps it in
+// cfg.KMeans.K for the fits that follow.
+func (f *fitter) chooseK(X *mat.Dense, kc kmeans.Config, m int) (int, error) {
+	ks := f.cfg.KRange
+	if len(ks) == 0 {
+		for k := 2; k <= 12; k++ {
+			ks = append(ks, k)
+		}
+	}
+	reports, k, err := kmeans.ChooseK(X, clampKs(ks, m), kc, 0)
+	if err != nil {
+		return 0, fmt.Errorf("train: choosing k: %w", err)
+	}
+	f.rep.KReports = reports
+	f.cfg.KMeans.K = k
+	f.stage.done("choose-k")
+	return k, nil
+}
+
+// heldOut holds the held-out scores of the isolation forest and k-means
+// in slots r*n+i for record i scored in cross-fitting repeat r (r = 0
+// without cross-fitting).
+type heldOut struct {
+	n              int
+	slots          []int // the slots that hold a score
+	forest, kmeans []float64
+}
+
+func newHeldOut(n, repeats int) *heldOut {
+	return &heldOut{n: n, slots: make([]int, 0, n), forest: make([]float64, repeats*n), kmeans: make([]float64, repeats*n)}
+}
+
+// score scores the raw row by b's models into slot, using x for the
+// scaled row.
+func (h *heldOut) score(b *bundle.Bundle, slot int, x, row []float64) {
+	b.Scaler.TransformTo(x, row)
+	if b.Forest != nil {
+		h.forest[slot] = b.Forest.Score(x)
+	}
+	if b.KMeans != nil {
+		h.kmeans[slot] = b.KMeans.Score(x)
+	}
+	h.slots = append(h.slots, slot)
 }
 
 // crossFitRepeats is how many fold splits cross-fitting pools: enough
@@ -352,16 +412,6 @@ func mix(z uint64) uint64 {
 // that were reset while sqlmap loaded the app (already alerts), so the
 // benign FPR does not move.
 const constantScale = 0.05
-
-// positive keeps a threshold usable as a divisor: a model whose held-out
-// scores are all zero (k-means on a baseline of identical rows) would
-// otherwise calibrate to a tiny or zero threshold.
-func positive(t float64) float64 {
-	if !(t > 1e-12) {
-		return 1e-12
-	}
-	return t
-}
 
 func clampKs(ks []int, n int) []int {
 	var out []int
@@ -397,64 +447,6 @@ func (s *stager) done(stage string) {
 	now := s.clock()
 	s.timings = append(s.timings, bundle.Timing{Stage: stage, Seconds: now.Sub(s.last).Seconds()})
 	s.last = now
-}
-
-// calibrate returns the alert threshold for held-out baseline flow scores.
-// scores may hold several scores per flow (repeated cross-fitting); flows
-// is the number of distinct flows, which is what decides whether the tail
-// holds enough of them to be read directly.
-// With enough flows in the tail (at least 5 expected above the threshold)
-// it is models.Calibrate: the empirical (1 − fpr) quantile plus a margin.
-// With fewer — a small baseline, where that quantile is the maximum and one
-// odd baseline flow decides it — the quantile is extrapolated from the
-// tail instead (peaks over threshold, Pickands–Balkema–de Haan with an
-// exponential excess distribution, as netspot's SPOT does): u is the score
-// with K = max(10, n/20) flows above it, the excesses over u are taken as
-// exponential with scale β, and the threshold is u + β·ln(K / (n·fpr)).
-// β is estimated from the lower 90 % of the excesses (their mean, divided
-// by what it is for an exponential), so a few extreme baseline flows
-// (k-means distances are unbounded) cannot drag the threshold to their own
-// height. It was median(excess)/ln 2, which is as robust but uses one order
-// statistic: on the lab baseline the k-means threshold it gave moved from
-// 9.2 to 11.9 with the seed, under a handful of baseline flows (rare DNS
-// query types) scoring 12, so benign lab-insider flows of that kind
-// alerted on some seeds (3 to 7 of 889); the trimmed mean gave 13.8-16.3
-// and 3 on every seed of 1-8, with the same per-label recall. The price of
-// either: a few genuinely odd baseline flows may lie above the threshold,
-// which is what a rate of fpr on new data means anyway.
-//
-// trimmedExpMean is the mean of an exponential variable with scale 1 below
-// its 90th percentile (ln 10).
-var trimmedExpMean = (1 - 0.1*(1+math.Ln10)) / 0.9
-
-func calibrate(scores []float64, flows int, fpr float64) float64 {
-	n := len(scores)
-	if float64(flows)*fpr >= 5 || n < 40 {
-		return models.Calibrate(scores, fpr)
-	}
-	s := append([]float64(nil), scores...)
-	sort.Float64s(s)
-	k := max(10, n/20)
-	u := s[n-1-k]
-	ex := make([]float64, 0, k)
-	for _, v := range s[n-k:] {
-		ex = append(ex, v-u)
-	}
-	// β from the lower 90 % of the excesses: their mean is
-	// β·(1 − 0.1·(1 + ln 10))/0.9 for exponential excesses, so dividing by
-	// that factor estimates β while the top tenth (k-means distances are
-	// unbounded) has no say.
-	m := len(ex) * 9 / 10
-	var sum float64
-	for _, v := range ex[:m] {
-		sum += v
-	}
-	beta := sum / float64(m) / trimmedExpMean
-	t := u + beta*math.Log(float64(k)/(float64(n)*fpr))
-	if !(t > u) { // all top scores tie: fall back to the order statistic
-		return models.Calibrate(scores, fpr)
-	}
-	return t
 }
 
 // floorNearConstant keeps one baseline outlier from setting the scale of
