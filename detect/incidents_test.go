@@ -73,8 +73,11 @@ func TestIncidentsLab(t *testing.T) {
 	if len(floods) != 1 {
 		t.Fatalf("%d syn_flood incidents, want 1 (kinds: %v)", len(floods), kindsOf(byKind))
 	}
-	if f := floods[0]; f.DestIP != lab10 || f.Incident.Alerts < 1000 || f.Incident.DestPorts.Count != 1 {
-		t.Errorf("syn_flood: dest %v, %d alerts, %d ports; want %v, ≥1000, 1", f.DestIP, f.Incident.Alerts, f.Incident.DestPorts.Count, lab10)
+	// hping3 -p 80: port 80 carries nearly all of it (an anomaly on
+	// another port of the same pair may join while it is open).
+	if f := floods[0]; f.DestIP != lab10 || f.Incident.Alerts < 1000 || f.Incident.DestPorts.Top[0].Port != 80 ||
+		f.Incident.DestPorts.Top[0].Flows < f.Incident.Alerts*99/100 {
+		t.Errorf("syn_flood: dest %v, %d alerts, ports %+v; want %v, ≥1000, 99%% on 80", f.DestIP, f.Incident.Alerts, f.Incident.DestPorts, lab10)
 	}
 	scans := byKind["port_scan"]
 	if len(scans) != 1 || scans[0].SrcIP != attacker || scans[0].Incident.Dest.Top[0].IP != lab10 || scans[0].Incident.DestPorts.Count < 500 {

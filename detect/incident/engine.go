@@ -233,13 +233,13 @@ func (e *Engine) phaseChange(in *inc, f *Flow) bool {
 // pair, whatever the family.
 func (e *Engine) find(f *Flow, fam string) *inc {
 	if fam == Anomaly {
-		if in := e.target[f.Dst]; in != nil {
+		if in := e.pair[[2]netip.Addr{f.Src, f.Dst}]; in != nil {
 			return in
 		}
 		if in := e.source[f.Src]; in != nil {
 			return in
 		}
-		return e.pair[[2]netip.Addr{f.Src, f.Dst}]
+		return e.target[f.Dst]
 	}
 	if in := e.open[key{Target, f.Dst, netip.Addr{}, fam}]; in != nil {
 		return in

@@ -39,7 +39,7 @@ const Anomaly = "anomaly"
 
 // Rule names the kind of an alert from its evidence. An alert matches when
 // its protocol is one of Proto (empty: any), at least one of Top is among
-// its top features (empty: no condition), its source port is one of
+// its top features (with First: its strongest; empty Top: no condition), its source port is one of
 // SrcPorts and its destination port one of DstPorts (empty: any), and its
 // flow had no packet back when Unanswered is set. The first matching rule
 // of the table gives the alert's kind and the key shape of the incident it
@@ -57,6 +57,9 @@ type Rule struct {
 	SrcPorts   []uint16
 	DstPorts   []uint16
 	Unanswered bool
+	// First: the alert's strongest feature must be one of Top (not any of
+	// its top features).
+	First bool
 }
 
 // Families that Settle names from the incident's counts.
@@ -89,7 +92,7 @@ var unsolicited = []string{"unsolicited_response", "dst_unsolicited_10s", "dst_u
 var DefaultRules = []Rule{
 	{Kind: "dns_tunnel", Shape: Pair, Proto: []uint8{UDP, TCP}, DstPorts: []uint16{53},
 		Top: []string{"dns_sub_entropy", "dns_longest_label", "dns_qname_len", "dns_sub_digit_ratio", "dns_sub_hex_ratio", "src_dns_names_60s", "dns_rare_qtype_share"}},
-	{Kind: "beacon", Shape: Pair, Top: []string{"beacon_iat_cv", "beacon_conns", "beacon_iat_mad_ratio"}},
+	{Kind: "beacon", Shape: Pair, First: true, Top: []string{"beacon_iat_cv", "beacon_conns", "beacon_iat_mad_ratio"}},
 	{Kind: "web_attack", Shape: Pair, Proto: []uint8{TCP}, Top: []string{"http_sqli_tokens", "http_traversal_tokens", "http_tool_ua"}},
 	{Kind: "brute_force", Shape: Target, Proto: []uint8{TCP}, Top: []string{"auth_failures", "auth_attempts", "ssh_repeated_replies", "ssh_early_close"}},
 	{Kind: "udp_reflection", Shape: Target, Proto: []uint8{UDP}, Top: unsolicited},
@@ -118,7 +121,10 @@ func (r *Rule) match(f *Flow) bool {
 	if len(r.Top) == 0 {
 		return true
 	}
-	for _, t := range f.Top {
+	for i, t := range f.Top {
+		if i > 0 && r.First {
+			break
+		}
 		if slices.Contains(r.Top, t) {
 			return true
 		}
