@@ -542,10 +542,10 @@ func (in *inc) event(state, reason, into string, at int64, samples int) *Event {
 		ID: in.id, State: state, Kind: in.kind(), Key: k.shape.String(), Reason: reason, MergedInto: into,
 		FirstSeen: Time(in.first), LastSeen: Time(in.last),
 		Alerts: in.alerts, AlertsSuppressed: in.alerts - min(in.alerts, uint64(samples)),
-		Flows: in.flows.count(), Packets: in.packets, Bytes: in.bytes,
-		Src:       Hosts{Count: in.srcs.count(), Top: hostTop(&in.topSrc)},
-		Dest:      Hosts{Count: in.dsts.count(), Top: hostTop(&in.topDst)},
-		DestPorts: Ports{Count: in.dports.count(), Top: []PortCount{}},
+		Flows: in.count(&in.flows), Packets: in.packets, Bytes: in.bytes,
+		Src:       Hosts{Count: in.count(&in.srcs), Top: hostTop(&in.topSrc)},
+		Dest:      Hosts{Count: in.count(&in.dsts), Top: hostTop(&in.topDst)},
+		DestPorts: Ports{Count: in.count(&in.dports), Top: []PortCount{}},
 		PeakPPS:   in.peak, MaxScore: in.maxScore,
 		Samples: append([]string{}, in.samples...),
 	}
@@ -567,6 +567,10 @@ func (in *inc) event(state, reason, into string, at int64, samples int) *Event {
 	}
 	return ev
 }
+
+// count is c's estimate, at most the incident's alerts: an estimate above
+// them is the sketch's error, never more distinct values.
+func (in *inc) count(c *card) uint64 { return min(c.count(), in.alerts) }
 
 func hostTop(h *heavy[netip.Addr]) []HostCount {
 	out := []HostCount{}
