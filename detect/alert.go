@@ -54,6 +54,19 @@ type Alert struct {
 	// Username is the first user name the flow logged in with (FTP, POP3,
 	// IMAP, HTTP Basic), only when detect runs with --show-usernames.
 	Username string `json:"username,omitempty"`
+
+	// lazy, when set, is the alert's own box: CommunityID was left empty
+	// and is computed from it when the alert is written (incident mode,
+	// where most alerts are only counted).
+	lazy *alertBox
+}
+
+// fillCommunityID computes a lazy alert's Community ID.
+func (a *Alert) fillCommunityID() {
+	if b := a.lazy; b != nil {
+		a.lazy = nil
+		a.CommunityID = communityID(&job{id: b.id, community: b.community}, &b.cid)
+	}
 }
 
 // AlertTLS is the "tls" object of an alert (Suricata's EVE names its JA4
@@ -213,6 +226,10 @@ type alertBox struct {
 	vlan   [1]uint16
 	cid    [32]byte // the Community ID's bytes ("1:" and 28 of base64)
 	top    [defaultTopFeatures]TopFeature
+	// The flow's key and the extractor's Community ID, kept for a lazy
+	// Community ID (job.lazyCID).
+	id        features.FlowID
+	community string
 }
 
 // alertSlab is the number of alert boxes a worker allocates at once.
@@ -228,19 +245,18 @@ func newAlertIn(box *alertBox, j *job, s Scores, th Thresholds, model string, to
 	id := &j.id
 	a := &box.a
 	*a = Alert{
-		Timestamp:   Time(j.at),
-		EventType:   "anomaly",
-		FlowID:      j.hash & flowIDMask,
-		SrcIP:       id.Src,
-		DestIP:      id.Dst,
-		Proto:       ProtoName(id.Proto),
-		CommunityID: communityID(j, &box.cid),
-		Score:       Float(s.Ensemble),
-		Scores:      ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
-		Threshold:   Float(th.Ensemble),
-		Thresholds:  ModelScores{IForest: Float(th.IForest), KMeans: Float(th.KMeans)},
-		Model:       model,
-		Final:       j.final,
+		Timestamp:  Time(j.at),
+		EventType:  "anomaly",
+		FlowID:     j.hash & flowIDMask,
+		SrcIP:      id.Src,
+		DestIP:     id.Dst,
+		Proto:      ProtoName(id.Proto),
+		Score:      Float(s.Ensemble),
+		Scores:     ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
+		Threshold:  Float(th.Ensemble),
+		Thresholds: ModelScores{IForest: Float(th.IForest), KMeans: Float(th.KMeans)},
+		Model:      model,
+		Final:      j.final,
 		Flow: AlertFlow{
 			PktsToServer:  j.fwdPkts,
 			PktsToClient:  j.bwdPkts,
@@ -250,6 +266,12 @@ func newAlertIn(box *alertBox, j *job, s Scores, th Thresholds, model string, to
 			End:           Time(id.End),
 			Seq:           j.seq,
 		},
+	}
+	if j.lazyCID {
+		box.id, box.community = j.id, j.community
+		a.lazy = box
+	} else {
+		a.CommunityID = communityID(j, &box.cid)
 	}
 	if len(top) <= len(box.top) {
 		a.TopFeatures = box.top[:len(top):len(top)]

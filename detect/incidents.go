@@ -84,6 +84,8 @@ type IncidentSummary struct {
 type alertOut struct {
 	mode      AlertMode
 	engine    *incident.Engine
+	cur       *Alert        // the alert being delivered
+	cid       func() string // cur's Community ID, for the engine's samples
 	flow      incident.Flow
 	top       []string
 	written   uint64
@@ -99,6 +101,7 @@ func (r *run) newAlertOut(sinks []Sink) *alertOut {
 	if o.mode == AlertsFlow {
 		return o
 	}
+	o.cid = func() string { o.cur.fillCommunityID(); return o.cur.CommunityID }
 	m := r.cfg.Metrics
 	o.engine = incident.New(r.cfg.Incidents, func(ev *incident.Event) error {
 		if m != nil {
@@ -137,6 +140,9 @@ func (r *run) deliver(o *alertOut, a *Alert, sinks []Sink) {
 			Packets: a.Flow.PktsToServer + a.Flow.PktsToClient, Bytes: a.Flow.BytesToServer + a.Flow.BytesToClient,
 			BwdPackets: a.Flow.PktsToClient, Score: float64(a.Score), Top: o.top, CommunityID: a.CommunityID,
 		}
+		if a.lazy != nil {
+			o.cur, f.CommunityIDOf = a, o.cid
+		}
 		if a.SrcPort != nil {
 			f.Sport, f.Dport = *a.SrcPort, *a.DestPort
 		}
@@ -150,6 +156,7 @@ func (r *run) deliver(o *alertOut, a *Alert, sinks []Sink) {
 		write = write || sample
 	}
 	if write {
+		a.fillCommunityID()
 		o.written++
 		for _, s := range sinks {
 			if err := s.Send(a); err != nil && r.sinkErr == nil {

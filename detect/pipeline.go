@@ -182,6 +182,7 @@ type job struct {
 	related            []features.FlowID // a copy of Record.Related (nil for most records)
 	ja4                string            // Record.JA4 ("" for most records)
 	user               string            // Record.User (Config.Extractor.Usernames)
+	lazyCID            bool              // compute the alert's Community ID only if it is written
 	at                 int64             // scoring moment, capture time
 	hash               uint64            // FlowKeyHash
 	queued             time.Time
@@ -506,7 +507,7 @@ func (r *run) emit(rec *features.Record) {
 	b.jobs = append(b.jobs, job{
 		id: rec.FlowID, community: rec.CommunityID,
 		fwdPkts: rec.FwdPackets, bwdPkts: rec.BwdPackets, fwdBytes: rec.FwdBytes, bwdBytes: rec.BwdBytes,
-		final: rec.Final, reason: rec.Reason, seq: rec.Seq, at: at, hash: h,
+		final: rec.Final, reason: rec.Reason, seq: rec.Seq, at: at, hash: h, lazyCID: r.cfg.AlertMode == AlertsIncident,
 		vec: b.vecs[n:len(b.vecs):len(b.vecs)],
 	})
 	if len(rec.Related) > 0 {

@@ -26,6 +26,9 @@ type Flow struct {
 	Score       float64
 	Top         []string // top feature names, strongest first
 	CommunityID string
+	// CommunityIDOf, when set and CommunityID is empty, computes it; the
+	// engine calls it only for the samples it keeps.
+	CommunityIDOf func() string
 }
 
 // Config configures an Engine. Zero fields take the defaults shown.
@@ -397,8 +400,14 @@ func (in *inc) add(f *Flow, samples int) {
 	}
 	in.peak = max(in.peak, in.binPkts)
 	in.maxScore = max(in.maxScore, f.Score)
-	if len(in.samples) < samples && f.CommunityID != "" {
-		in.samples = append(in.samples, f.CommunityID)
+	if len(in.samples) < samples {
+		cid := f.CommunityID
+		if cid == "" && f.CommunityIDOf != nil {
+			cid = f.CommunityIDOf()
+		}
+		if cid != "" {
+			in.samples = append(in.samples, cid)
+		}
 	}
 }
 
