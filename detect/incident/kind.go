@@ -90,7 +90,7 @@ var unsolicited = []string{"unsolicited_response", "dst_unsolicited_10s", "dst_u
 // volume families, and a DNS tunnel's clockwork queries are a tunnel
 // before they are a beacon.
 var DefaultRules = []Rule{
-	{Kind: "dns_tunnel", Shape: Pair, Proto: []uint8{UDP, TCP}, DstPorts: []uint16{53},
+	{Kind: "dns_tunnel", Shape: Pair, First: true, Proto: []uint8{UDP, TCP}, DstPorts: []uint16{53},
 		Top: []string{"dns_sub_entropy", "dns_longest_label", "dns_qname_len", "dns_sub_digit_ratio", "dns_sub_hex_ratio", "src_dns_names_60s", "dns_rare_qtype_share"}},
 	{Kind: "beacon", Shape: Pair, First: true, Top: []string{"beacon_iat_cv", "beacon_conns", "beacon_iat_mad_ratio"}},
 	{Kind: "web_attack", Shape: Pair, Proto: []uint8{TCP}, Top: []string{"http_sqli_tokens", "http_traversal_tokens", "http_tool_ua"}},
