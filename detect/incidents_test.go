@@ -121,3 +121,67 @@ func kindsOf(m map[string][]*incident.Event) map[string]int {
 	}
 	return out
 }
+
+// cancelAfter cancels its context once n packets were read, as a SIGTERM
+// in the middle of a replay would.
+type cancelAfter struct {
+	capture.Source
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) ReadPacket() ([]byte, capture.CaptureInfo, error) {
+	c.n--
+	if c.n == 0 {
+		c.cancel()
+	}
+	return c.Source.ReadPacket()
+}
+
+// TestIncidentsEndOnCancel: canceled in the middle of the SYN flood, the
+// run still ends and writes every incident it started.
+func TestIncidentsEndOnCancel(t *testing.T) {
+	b := trainLab(t)
+	ecfg, err := ExtractorConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.Open([]string{labMixed}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mem := &Memory{}
+	sum, err := New(FromBundle(b), Config{Extractor: ecfg, ScoreInterval: ecfg.SnapshotInterval, Block: true, AlertMode: AlertsIncident}).
+		Run(ctx, &cancelAfter{Source: src, n: 20000, cancel: cancel}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Packets >= 60000 {
+		t.Fatalf("read %d packets: the cancellation did not stop the replay", sum.Packets)
+	}
+	started, ended := map[string]bool{}, map[string]string{}
+	for _, ev := range mem.Events() {
+		switch ev.Incident.State {
+		case "start":
+			started[ev.Incident.ID] = true
+		case "end":
+			ended[ev.Incident.ID] = ev.Incident.Reason
+		}
+	}
+	closed := 0
+	for id := range started {
+		r, ok := ended[id]
+		if !ok {
+			t.Errorf("incident %s started and never ended", id)
+		}
+		if r == "close" {
+			closed++
+		}
+	}
+	if len(started) == 0 || closed == 0 {
+		t.Errorf("%d incidents, %d closed at the cancellation", len(started), closed)
+	}
+}
