@@ -13,7 +13,7 @@ import (
 func TestMetricsScrape(t *testing.T) {
 	m := NewMetrics()
 	pk := []fakePkt{fp(1, 20, 0, time.Second), fp(2, 5, 0, 2*time.Second), fp(1, 30, 1, 3*time.Second)}
-	cfg := Config{Metrics: m, KernelStats: func() (uint64, uint64, error) { return 9, 2, nil }}
+	cfg := Config{Metrics: m, KernelStats: func() (uint64, uint64, error) { return 9, 2, nil }, AlertMode: AlertsIncident}
 	runFake(t, cfg, &fakeModel{}, &sliceSource{pkts: pk})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -43,6 +43,11 @@ func TestMetricsScrape(t *testing.T) {
 		"vigil_records_scored_total 2\n",
 		"vigil_scoring_latency_seconds_count 2\n",
 		"vigil_flows_active 0\n",
+		// the one alert opened one incident (start, end at the input's end), written as its sample
+		`vigil_incidents_total{kind="anomaly"} 1` + "\n",
+		"vigil_incident_events_total 2\n",
+		"vigil_alerts_written_total 1\n",
+		"vigil_alerts_suppressed_total 0\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("scrape lacks %q", want)
