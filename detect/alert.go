@@ -235,6 +235,18 @@ type alertBox struct {
 // alertSlab is the number of alert boxes a worker allocates at once.
 const alertSlab = 64
 
+// box returns a zero alert box from the worker's slab, allocating a new
+// slab when it is used up: one allocation per alertSlab alerts. A slab
+// lives while any of its alerts does.
+func (w *scoring) box() *alertBox {
+	if len(w.boxes) == 0 {
+		w.boxes = make([]alertBox, alertSlab)
+	}
+	b := &w.boxes[0]
+	w.boxes = w.boxes[1:]
+	return b
+}
+
 // newAlert builds an alert from a scored record.
 func newAlert(j *job, s Scores, th Thresholds, model string, top []models.Contribution) *Alert {
 	return newAlertIn(new(alertBox), j, s, th, model, top)

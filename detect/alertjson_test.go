@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models"
 )
@@ -294,3 +296,45 @@ func TestTopCache(t *testing.T) {
 		t.Fatalf("the shared slice is remembered %d times, want once", hit)
 	}
 }
+
+// BenchmarkAlertJSONLab encodes the alerts of the lab capture (real
+// scores, shares, feature values and baselines, so the float cache sees
+// a realistic mix) with a JSONLines sink.
+func BenchmarkAlertJSONLab(b *testing.B) {
+	bun := trainLab(b)
+	ecfg, _ := ExtractorConfig(bun)
+	src, err := capture.Open([]string{labMixed}, capture.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	var mem Memory
+	if _, err := New(FromBundle(bun), Config{Block: true, Extractor: ecfg}).Run(context.Background(), src, &mem); err != nil {
+		b.Fatal(err)
+	}
+	alerts := mem.Alerts()
+	if len(alerts) < 100 {
+		b.Fatalf("only %d alerts", len(alerts))
+	}
+	var cw countWriter
+	s := NewJSONLines(&cw)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, a := range alerts {
+			if err := s.Send(a); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n += len(alerts)
+	}
+	s.Close()
+	if cw.n < int64(n)*100 {
+		b.Fatalf("%d bytes for %d alerts", cw.n, n)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }

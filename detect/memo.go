@@ -91,3 +91,55 @@ func (m *scoreMemo) insert(h uint64, v []float64, row int) *memoSlot {
 	e.hash, e.gen, e.row, e.explained, e.s, e.top = h, m.gen, int32(row), false, Scores{}, nil
 	return e
 }
+
+// scoreMemo scores batch b through the worker's memo: the vectors it
+// holds take their scores from it; the others (each distinct one once)
+// are scored in one ScoreRows call and stored. It sets w.scores, w.rows
+// (a record's row in that call, or -1 for a memo hit), w.slotOf and w.gens
+// for every record.
+func (w *scoring) scoreMemo(b *batch) {
+	n := len(b.jobs)
+	if n == 0 {
+		return
+	}
+	d := len(b.jobs[0].vec)
+	if w.memo == nil || w.memo.dim != d {
+		w.memo = newScoreMemo(w.r.cfg.ScoreMemo, d)
+	}
+	m := w.memo
+	w.scores = resize(w.scores, n)
+	w.rows = resize(w.rows, n)
+	w.slotOf = resize(w.slotOf, n)
+	w.gens = resize(w.gens, n)
+	w.miss, w.missSlot = w.miss[:0], w.missSlot[:0]
+	for i := range b.jobs {
+		v := b.jobs[i].vec
+		h := m.hash(v)
+		e := m.lookup(h, v)
+		if e == nil {
+			e = m.insert(h, v, len(w.missSlot))
+			w.miss = append(w.miss, v)
+			w.missSlot = append(w.missSlot, e)
+		}
+		w.slotOf[i], w.gens[i], w.rows[i] = e, e.gen, int(e.row)
+		if e.row < 0 {
+			w.scores[i] = e.s
+		}
+	}
+	if len(w.missSlot) == 0 {
+		return
+	}
+	w.missScores = w.batch.ScoreRows(w.missScores, w.miss)
+	for k, e := range w.missSlot {
+		// A later vector of this batch may have taken the slot: it is
+		// then stored at its own row.
+		if int(e.row) == k {
+			e.s, e.row = w.missScores[k], -1
+		}
+	}
+	for i, k := range w.rows {
+		if k >= 0 {
+			w.scores[i] = w.missScores[k]
+		}
+	}
+}
