@@ -61,8 +61,7 @@
 //
 // # Performance
 //
-// On an attack capture most packets end a flow and most flows alert (x30,
-// 30 copies of the lab mix: 3.1M packets, ~776k records, ~645k alerts), so
+// On an attack capture most packets end a flow and most flows alert, so
 // scoring and per-alert work weigh as much as decoding. Workers score a
 // batch at once: the forest walks eight rows through each tree together,
 // k-means filters centroids in float32 (AVX2) and settles in float64, and
@@ -70,15 +69,10 @@
 // each worker remembers its last 1024 distinct vectors by their exact bits
 // (Config.ScoreMemo): a repeat takes its scores and explanation from
 // there, and the alerts of one vector share one []TopFeature, which a
-// JSONLines sink encodes once (topCache); on x30 a third of the records
-// are repeats. Alerts are allocated in slabs of 64 (alertBox), dedup
+// JSONLines sink encodes once (topCache). Alerts are allocated in slabs of 64 (alertBox), dedup
 // lookups of absent records stop at a counting filter (dedupSet), and
-// quotients (scores, shares) go straight to strconv. A profile of x30 (2
-// cores, 4.2-5.5 s CPU for ~2.2-2.9 s wall on the shared machine) then
-// splits roughly: capture goroutine ~30% (decode and flow table ~25%,
-// reading ~9% on its own goroutine), scoring ~25% (forest ~14%, scaling
-// ~7%, k-means ~3%), explanation and alert building ~15%, alert JSON
-// ~13-19%.
+// quotients (scores, shares) go straight to strconv. Measured profiles
+// are in CHANGELOG.md.
 //
 // Flows are not sharded across several extractors: the per-host context
 // features (source and service windows) must see all of a host's flows,

@@ -7,8 +7,8 @@ import (
 )
 
 // Scores are one vector's anomaly scores; higher is more anomalous.
-// Ensemble is max over models of score/threshold, so an Ensemble of 1 sits
-// exactly on the calibrated threshold.
+// Ensemble is the mean over models of score/threshold (models.Ensemble),
+// compared with its own calibrated threshold (Thresholds.Ensemble).
 type Scores struct {
 	IForest, KMeans, Ensemble float64
 }

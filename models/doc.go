@@ -7,8 +7,9 @@
 // higher meaning more anomalous (isolation forest: 2^(−E[h(x)]/c(ψ)), in
 // (0, 1]; k-means: distance to the nearest centroid in scaled units,
 // optionally divided by that cluster's radius). Each model's threshold
-// comes from Calibrate on held-out baseline scores for a target
-// false-positive rate; a score alerts when it is at least its
+// is calibrated on held-out baseline scores for a target false-positive
+// rate (Calibrate; train extrapolates the tail instead when too few
+// baseline flows lie in it); a score alerts when it is at least its
 // threshold. Ensemble divides each model's score by its threshold and takes
 // the mean, so the models count alike whatever their units; the ensemble
 // has its own threshold, calibrated the same way on Ensemble scores.

@@ -76,14 +76,10 @@ func (f *fitter) flowMax(h *heldOut, score func(slot int) float64) []float64 {
 // β is estimated from the lower 90 % of the excesses (their mean, divided
 // by what it is for an exponential), so a few extreme baseline flows
 // (k-means distances are unbounded) cannot drag the threshold to their own
-// height. It was median(excess)/ln 2, which is as robust but uses one order
-// statistic: on the lab baseline the k-means threshold it gave moved from
-// 9.2 to 11.9 with the seed, under a handful of baseline flows (rare DNS
-// query types) scoring 12, so benign lab-insider flows of that kind
-// alerted on some seeds (3 to 7 of 889); the trimmed mean gave 13.8-16.3
-// and 3 on every seed of 1-8, with the same per-label recall. The price of
-// either: a few genuinely odd baseline flows may lie above the threshold,
-// which is what a rate of fpr on new data means anyway.
+// height, and, using all of them rather than one order statistic (a
+// median), moves less with the seed. The price: a few genuinely odd
+// baseline flows may lie above the threshold, which is what a rate of fpr
+// on new data means anyway.
 //
 // trimmedExpMean is the mean of an exponential variable with scale 1 below
 // its 90th percentile (ln 10).

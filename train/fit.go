@@ -214,14 +214,12 @@ func (f *fitter) crossFit(flows int) (*bundle.Bundle, *heldOut, error) {
 	// held those flows out, and give it ConstantScale: the held-out
 	// flows then scored as far from normal as an attack, and the
 	// thresholds calibrated on them sat at twice the distance the
-	// final model, which did see them, gives such flows (k-means
-	// threshold ~20 instead of ~10 on the lab baseline). The scaler is
+	// final model, which did see them, gives such flows. The scaler is
 	// per-feature location and spread, not what is being validated.
 	f.shared = final.Scaler
 	// Repeated cross-fitting: with so few flows the thresholds sit
-	// on the few highest held-out scores, and which flows happen to
-	// share a fold moved the lab's k-means threshold between 9.0 and
-	// 14.2 from seed to seed. Every repeat splits the flows anew and
+	// on the few highest held-out scores, so which flows happen to
+	// share a fold would move the thresholds from seed to seed. Every repeat splits the flows anew and
 	// seeds its models anew (folds fitted from one seed start k-means
 	// alike and share its luck); the thresholds are read from the
 	// scores of all repeats together: each is a held-out score of a
@@ -404,13 +402,9 @@ func mix(z uint64) uint64 {
 // constantScale is the scaler's scale for features constant on the
 // baseline: see scale.Config.ConstantScale. A 0/1 indicator that never
 // fired in the baseline (a scanning tool's user agent, an SSH connection
-// closed before any session ran) moves a vector by 1/constantScale. At 0.1
-// that was 10, just under the lab baseline's calibrated k-means threshold
-// (~11.6), so such a flow alone scored 0.8-0.9 of the ensemble threshold;
-// at 0.05 it is 20 and alerts on its own. On lab-insider the only benign
-// flows with any baseline-constant feature set are the three 8080 flows
-// that were reset while sqlmap loaded the app (already alerts), so the
-// benign FPR does not move.
+// closed before any session ran) moves a vector by 1/constantScale = 20,
+// above a typical calibrated k-means threshold, so such a feature firing
+// alerts on its own.
 const constantScale = 0.05
 
 func clampKs(ks []int, n int) []int {
@@ -470,11 +464,10 @@ func floorNearConstant(sc *scale.Scaler, schema *features.Schema) {
 // mostly its scheduler's and the NIC's jitter.
 const timeResolution = 1e-3
 
-// tailZ is scale.Config.TailZ for train's scalers. Lab-insider, seed 1:
-// rare-but-normal values (TXT queries on 0.7% of the baseline's flows,
-// digits in a few DNS names) no longer fill the held-out tail, the k-means
-// threshold falls from 20.8 to ~14, and recall rises (SQL injection 0.69
-// -> 0.98, SSH 0 -> 0.71) at the same 3 benign false positives.
+// tailZ is scale.Config.TailZ for train's scalers (the 99th percentile of
+// a normal): rare-but-normal values (TXT queries, digits in a few DNS
+// names) are squeezed so that they do not fill the held-out tail and
+// raise the thresholds.
 const tailZ = 2.3263478740408408
 
 // DefaultK is the k-means k that train's --k and the demo use unless told
@@ -482,9 +475,7 @@ const tailZ = 2.3263478740408408
 // k-means model here scores novelty (the distance to the nearest
 // centroid), so what matters is that the centroids
 // cover every mode of normal traffic, not that the clusters are well
-// separated, which is what the silhouette behind --k auto rewards: on the
-// lab baseline it chose k = 12, 7, 9, 2 and 6 for seeds 1-5, and the
-// lab-insider benign false positives at the calibrated threshold followed
-// (3, 3, 5, 9, 3 of 889). With k = 12 they were 3, 4, 3, 3, 3, with the
-// same recall per attack and macro ROC-AUC 0.994-0.995 on every seed.
+// separated, which is what the silhouette behind --k auto rewards: the k
+// it chooses moves with the seed, and the false positives with it; a
+// fixed k = 12 keeps them steady at the same recall.
 const DefaultK = 12

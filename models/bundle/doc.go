@@ -42,7 +42,7 @@
 // by the scaler), scores it with each model present (isolation forest:
 // 2^(−E[h]/c(ψ)); k-means: distance to the nearest centroid in scaled
 // units, optionally over the cluster's radius) and combines them with
-// models.Ensemble (max of score/threshold). Score and Explain do not
+// models.Ensemble (the mean of score/threshold). Score and Explain do not
 // allocate (Explain given dst with capacity n); ScoreBatch (vectors back
 // to back) and ScoreRows (one slice each) score many vectors at once with
 // the same results bit for bit (the forest eight rows at a time, k-means
