@@ -574,19 +574,17 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 		ratio = math.Min(1, float64(w.unans)/float64(w.conns))
 	}
 	// Not features: the 10 s source count, distinct destination hosts and
-	// every destination-side count. On the lab data they moved for benign
-	// flows whenever anything else happened on the network (a flood to the
-	// server lifts every benign flow's dst counts; a third host lifts
-	// distinct-host counts learned on a two-client baseline), which cost
-	// more in benign false positives than they added in recall.
+	// every destination-side count. They move for benign flows whenever
+	// anything else happens on the network (a flood to a server lifts the
+	// destination counts of every flow to it), so they mark benign traffic
+	// more than attacks (CHANGELOG.md, context features).
 	//
 	// The source's connection, port, failure and new-service counts are
 	// attached only to flows that themselves went unanswered: they tell a
 	// scan's or a flood's probes apart from one refused connection, but
 	// carried on every flow of the host they would also mark the benign
-	// traffic of a host that scans (an insider's own web and DNS flows
-	// during its attack). Answered flows get 0 in training and detection
-	// alike.
+	// traffic of a host that scans. Answered flows get 0 in training and
+	// detection alike.
 	// Likewise the distinct DNS names go on DNS flows only, counted under
 	// the flow's own registered domain (see dnsLanes).
 	if unans {
@@ -633,9 +631,8 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 	k := ns - 1
 	// Both coefficients of variation are capped at 1, a Poisson process's:
 	// they measure regularity, and beyond 1 irregular is just irregular.
-	// Uncapped, the bursts of a busy host (an insider's web flows between
-	// its attacks reached 3.7 against the baseline's 1.4) scored as
-	// anomalies of a feature that is there to find clockwork.
+	// Uncapped, the bursts of a busy host would score as anomalies of a
+	// feature that is there to find clockwork.
 	cv := cvOf(iv[:k])
 	regular := regularity(k, cv)
 	cv = min(cv, 1)
@@ -688,8 +685,7 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 // the connections are timed by a clock rather than by people.
 //
 // A coefficient of variation alone does not say how surprising it is: three
-// intervals of ordinary traffic are nearly equal now and then (the lab
-// baseline has an FTP service with cv 0.045 over 3 intervals), fifteen
+// intervals of ordinary traffic are nearly equal now and then, fifteen
 // practically never are. Divided by their sum, k exponential intervals are
 // uniform on the (k−1)-simplex (density (k−1)!/√k in its own measure), and
 // cv = √k·‖p − centre‖, so P(CV ≤ cv) is the simplex's density times the
@@ -699,21 +695,15 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 // intervals of seconds), which bounds the result at about 6.6·(k−1).
 //
 // The feature is the evidence beyond regularityFloor, so that ordinary
-// traffic reads 0 and only clockwork departs from it. People's random gaps
-// are more even than Poisson's, so busy benign sessions do reach 1–2.6 on
-// the lab captures (long HTTP sessions, and that FTP service), but none
-// reaches the floor; a 5 s beacon with millisecond jitter reaches 7.3 after
-// 4 connections, 14 after 6 and 48 after 16 (3.3, 10 and 44 past the
-// floor). Without the floor those benign values spread the baseline (0–2.6
-// over a bulk of 0) and moved the k-means threshold calibrated on it by up
-// to 80 %, costing the detections that rest on one strong feature (SSH and
-// SQL injection on the lab data).
+// traffic reads 0 and only clockwork departs from it: people's random gaps
+// are more even than Poisson's, so busy benign sessions show some evidence
+// too, and without the floor it would spread the baseline and move the
+// thresholds calibrated on it.
 //
 // appendContext subtracts the result from beacon_iat_cv rather than adding
-// a column: the baseline's rows stay the same bit for bit, so the models
-// fitted on them do too. (A separate column, constant 0 on the baseline,
-// worked as well but changed the isolation forest's random feature draws,
-// which moved other labels' recall by seed-to-seed noise.)
+// a column: a baseline without beacons keeps the same rows, so the models
+// fitted on it do too. The measurements behind the floor and this choice
+// are in CHANGELOG.md (schema version 4).
 func regularity(k int, cv float64) float64 {
 	if k < 2 {
 		return 0

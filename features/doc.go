@@ -37,8 +37,12 @@
 // order, and AppendFloat prints a float as strconv's shortest 'g' form
 // does, without strconv for zeros, small integers and short decimals.
 //
-// Later feature groups (host context windows, application hints) are
-// appended to the vector as further entries of flowGroups, each with its
-// part of the schema and an append function; adding one bumps
+// The vector is built in two parts. The per-flow groups (volume, payload,
+// timing, TCP, rate, activity, service and the application hints) are the
+// entries of flowGroups, each with its part of the schema and an append
+// function. The context features (contextFeatures: the source host's
+// counts, the service's, beaconing) come last and are appended by the
+// Extractor's host context, which also keeps the tables they are counted
+// in. Adding, removing or changing a feature in either part bumps
 // FlowSchemaVersion.
 package features

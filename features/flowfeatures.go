@@ -4,9 +4,9 @@ import "math"
 
 // group is one block of the flow feature vector: its part of the schema
 // and the function that appends exactly len(features) values for a flow.
-// The vector is the concatenation of groups in flowGroups order; later
-// feature sets (host context, application hints) append groups here, and
-// bump FlowSchemaVersion.
+// The vector is the concatenation of groups in flowGroups order, followed
+// by the context features the Extractor's host context appends
+// (contextFeatures).
 type group struct {
 	name     string
 	features []Feature

@@ -9,8 +9,9 @@ import (
 
 // appState is what the application-hint parsers keep per flow: counters
 // and maxima read from the payload the capture holds (a truncated capture
-// gives what its snap length allows). It never holds payload bytes, so no
-// password or user name can leak into a record.
+// gives what its snap length allows). It holds no payload bytes except,
+// when Config.Usernames is set, the first user name of a login (user, at
+// most maxUser bytes, for Record.User); never a password.
 type appState struct {
 	dnsQ, dnsR, dnsNX, dnsRare uint16 // queries, responses, NXDOMAIN responses, TXT/NULL/CNAME/ANY queries
 	dnsNameMax, dnsLabelsMax   uint8
