@@ -60,6 +60,14 @@ type Report struct {
 	KReports        []kmeans.KReport // when k was chosen automatically
 	Thresholds      bundle.Thresholds
 	Timings         []bundle.Timing
+	// Flows is the number of distinct baseline flows, FlowsNeeded how
+	// many the target rate TargetFPR needs for an empirical threshold
+	// (FlowsNeeded).
+	Flows, FlowsNeeded int
+	TargetFPR          float64
+	// Constant lists the features that were constant or nearly so on the
+	// baseline (see ConstantFeature); Warnings puts them in words.
+	Constant []ConstantFeature
 }
 
 // Fit fits a bundle on the rows of res, whose columns follow schema. The
@@ -89,6 +97,8 @@ func Fit(res *Reservoir, schema *features.Schema, cfg Config) (*bundle.Bundle, R
 	}
 	f := newFitter(res, schema, cfg, &rep)
 	flows := f.assignFolds(cfg.Seed)
+	rep.Flows, rep.FlowsNeeded, rep.TargetFPR = flows, FlowsNeeded(cfg.TargetFPR), cfg.TargetFPR
+	rep.Constant = f.constantFeatures()
 	// Cross-fit when one held-out fold would hold too few flows for the
 	// target rate's tail (fewer than 5 expected above the threshold):
 	// then every flow is scored out of fold and the final models are fitted

@@ -373,6 +373,9 @@ func printThresholds(w io.Writer, s train.Summary) {
 		tm = append(tm, fmt.Sprintf("%s %.2fs", x.Stage, x.Seconds))
 	}
 	fmt.Fprintf(w, "time: %s\n", strings.Join(tm, ", "))
+	for _, line := range s.Report.Warnings() {
+		fmt.Fprintf(w, "warning: %s\n", line)
+	}
 }
 
 func fromDataset(o Options, e *Env, log *slog.Logger) (*bundle.Bundle, error) {
