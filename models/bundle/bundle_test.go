@@ -101,10 +101,47 @@ func makeBundle(tb testing.TB, withForest, withKMeans bool, trees int) *Bundle {
 			tb.Fatal(err)
 		}
 	}
-	if err := b.Calibrate(held, 0.01); err != nil {
-		tb.Fatal(err)
-	}
+	calibrateHeld(b, held)
 	return b
+}
+
+// calibrateHeld sets b's thresholds from raw held-out rows, as models
+// documents: each model's is models.Calibrate of its held-out scores, the
+// ensemble's models.Calibrate of the Ensemble scores under those.
+func calibrateHeld(b *Bundle, held *mat.Dense) {
+	n, d := held.Dims()
+	var fs, ks []float64
+	x := make([]float64, d)
+	for i := range n {
+		b.Scaler.TransformTo(x, held.RawRowView(i))
+		if b.Forest != nil {
+			fs = append(fs, b.Forest.Score(x))
+		}
+		if b.KMeans != nil {
+			ks = append(ks, b.KMeans.Score(x))
+		}
+	}
+	var th []float64
+	if b.Forest != nil {
+		b.Thresholds.IForest = models.Calibrate(fs, b.TargetFPR)
+		th = append(th, b.Thresholds.IForest)
+	}
+	if b.KMeans != nil {
+		b.Thresholds.KMeans = models.Calibrate(ks, b.TargetFPR)
+		th = append(th, b.Thresholds.KMeans)
+	}
+	es := make([]float64, n)
+	for i := range es {
+		var s []float64
+		if b.Forest != nil {
+			s = append(s, fs[i])
+		}
+		if b.KMeans != nil {
+			s = append(s, ks[i])
+		}
+		es[i] = models.Ensemble(s, th)
+	}
+	b.Thresholds.Ensemble = models.Calibrate(es, b.TargetFPR)
 }
 
 func probes() [][]float64 {
@@ -534,85 +571,6 @@ func TestConcurrentScorers(t *testing.T) {
 	for range 4 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
-		}
-	}
-}
-
-// TestCalibrateThresholds recomputes Bundle.Calibrate's thresholds step by
-// step with the models package, and checks its errors.
-func TestCalibrateThresholds(t *testing.T) {
-	for _, c := range []struct{ f, k bool }{{true, true}, {true, false}, {false, true}} {
-		b := makeBundle(t, c.f, c.k, 20)
-		got := b.Thresholds
-		b.Thresholds = Thresholds{}
-		held := baseline(200, 2)
-		sc := b.Scaler
-		_, d := held.Dims()
-		// Calibrate on held-out scores.
-		hn, _ := held.Dims()
-		var fs, ks []float64
-		x := make([]float64, d)
-		for i := range hn {
-			sc.TransformTo(x, held.RawRowView(i))
-			if b.Forest != nil {
-				fs = append(fs, b.Forest.Score(x))
-			}
-			if b.KMeans != nil {
-				ks = append(ks, b.KMeans.Score(x))
-			}
-		}
-		var th []float64
-		if b.Forest != nil {
-			b.Thresholds.IForest = models.Calibrate(fs, b.TargetFPR)
-			th = append(th, b.Thresholds.IForest)
-		}
-		if b.KMeans != nil {
-			b.Thresholds.KMeans = models.Calibrate(ks, b.TargetFPR)
-			th = append(th, b.Thresholds.KMeans)
-		}
-		es := make([]float64, hn)
-		for i := range es {
-			var s []float64
-			if b.Forest != nil {
-				s = append(s, fs[i])
-			}
-			if b.KMeans != nil {
-				s = append(s, ks[i])
-			}
-			es[i] = models.Ensemble(s, th)
-		}
-		b.Thresholds.Ensemble = models.Calibrate(es, b.TargetFPR)
-		if b.Thresholds != got {
-			t.Errorf("%v: Calibrate set %+v, step by step %+v", c, got, b.Thresholds)
-		}
-	}
-	b := makeBundle(t, true, true, 5)
-	noModel := *b
-	noModel.Forest, noModel.KMeans = nil, nil
-	flat := mat.NewDense(10, 4, nil) // every row identical: thresholds still > 0
-	tests := []struct {
-		name string
-		b    *Bundle
-		held *mat.Dense
-		fpr  float64
-		want string
-	}{
-		{"no model", &noModel, baseline(10, 1), 0.01, "needs a scaler and a model"},
-		{"fpr", b, baseline(10, 1), 1, "target FPR"},
-		{"no rows", b, nil, 0.01, "no held-out rows"},
-		{"dims", b, mat.NewDense(2, 3, nil), 0.01, "3 features"},
-		{"flat ok", b, flat, 0.01, ""},
-	}
-	for _, tt := range tests {
-		err := tt.b.Calibrate(tt.held, tt.fpr)
-		if tt.want == "" {
-			if err != nil || !(b.Thresholds.Ensemble > 0) {
-				t.Errorf("%s: %v, thresholds %+v", tt.name, err, b.Thresholds)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
 	}
 }

@@ -51,6 +51,6 @@
 // goroutine, a Bundle is shared read-only. Save and Load allocate in
 // proportion to the file.
 //
-// Bundle.Calibrate sets every threshold from held-out baseline rows, as
-// train needs after fitting.
+// The thresholds are set by whoever fits the models (train.Fit calibrates
+// them on held-out scores); a bundle only carries and validates them.
 package bundle

@@ -7,47 +7,30 @@ import (
 	"path/filepath"
 	"time"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/models/bundle"
-	"github.com/vigil-nids/vigil/models/iforest"
 	"github.com/vigil-nids/vigil/models/kmeans"
-	"github.com/vigil-nids/vigil/models/scale"
+	"github.com/vigil-nids/vigil/train"
 )
 
-// Example trains a tiny bundle as cmd/train does (scale, fit, calibrate on
-// held-out rows), saves it, loads it back and scores two flows.
+// Example fits a tiny bundle with train.Fit, as cmd/train does (scaler,
+// models, thresholds calibrated on held-out rows), saves it, loads it back
+// and scores two flows.
 func Example() {
-	schema := features.Schema{Name: "demo", Version: 1, Features: []features.Feature{
+	schema := &features.Schema{Name: "demo", Version: 1, Features: []features.Feature{
 		{Name: "pkts", Unit: "packets", Count: true},
 		{Name: "syn_ratio", Unit: "1"},
 	}}
 	rng := rand.New(rand.NewPCG(1, 1))
-	rows := func(n int) *mat.Dense {
-		X := mat.NewDense(n, 2, nil)
-		for i := range n {
-			X.Set(i, 0, float64(5+rng.IntN(20)))
-			X.Set(i, 1, 0.1+0.05*rng.Float64())
-		}
-		return X
+	res := train.NewReservoir(schema.Len(), 10_000, 1)
+	for range 1000 {
+		res.Add([]float64{float64(5 + rng.IntN(20)), 0.1 + 0.05*rng.Float64()})
 	}
-	train, held := rows(500), rows(500)
-
-	sc, _ := scale.Fit(train, scale.Config{Method: scale.Robust, Log1p: []bool{true, false}})
-	Z := mat.NewDense(500, 2, nil)
-	for i := range 500 {
-		sc.TransformTo(Z.RawRowView(i), train.RawRowView(i))
-	}
-	forest, _ := iforest.Fit(Z, iforest.Config{NEstimators: 50, Seed: 1, Workers: 1})
-	km, _ := kmeans.Fit(Z, kmeans.Config{K: 2, Seed: 1, Workers: 1})
-
-	b := &bundle.Bundle{Schema: schema, Scaler: sc, Forest: forest, KMeans: km,
-		Meta: bundle.Meta{Seed: 1, Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), VigilVersion: "example"}}
-	// Thresholds for a 1% false-positive rate on rows the models did not see.
-	if err := b.Calibrate(held, 0.01); err != nil {
+	b, _, err := train.Fit(res, schema, train.Config{Seed: 1, KMeans: kmeans.Config{K: 2}})
+	if err != nil {
 		panic(err)
 	}
+	b.Meta.Created, b.Meta.VigilVersion = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), "example"
 
 	dir, _ := os.MkdirTemp("", "vigil-example")
 	defer os.RemoveAll(dir)
@@ -64,7 +47,7 @@ func Example() {
 	s := loaded.NewScorer()
 	for _, flow := range [][]float64{{12, 0.12}, {12, 0.95}} {
 		score := s.Score(flow)
-		alert := score.Ensemble > loaded.Thresholds.Ensemble
+		alert := score.Ensemble >= loaded.Thresholds.Ensemble
 		fmt.Printf("%v alert=%v\n", flow, alert)
 		if alert {
 			for _, c := range s.Explain(nil, flow, 1) {

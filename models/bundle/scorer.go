@@ -203,8 +203,7 @@ func (s *Scorer) score(x []float64) Scores {
 // (score / threshold; the forest on a tie), with their raw values
 // (non-finite ones shown as replaced) and baseline ranges, and returns it.
 // It does not allocate when cap(dst) ≥ n, and panics if len(raw) != the
-// schema length. Non-finite inputs are counted again in the scaler's
-// Clamped (once per Score and once per Explain).
+// schema length.
 func (s *Scorer) Explain(dst []models.Contribution, raw []float64, n int) []models.Contribution {
 	x := s.b.Scaler.TransformTo(s.scaled, raw)
 	return s.explain(dst, raw, x, s.score(x), n)

@@ -16,8 +16,8 @@
 //
 // s is in (0, 1]; about 0.5 and below is ordinary, near 1 is anomalous. These
 // are the numbers of scikit-learn's -IsolationForest.score_samples for the
-// same trees: FromSklearn builds a Forest from scikit-learn's tree arrays and
-// the tests check agreement to 1e-12 (the per-tree terms are summed in the
+// same trees: the tests build a Forest from scikit-learn's tree arrays
+// (testdata/gen_sklearn.py) and check agreement to 1e-12 (the per-tree terms are summed in the
 // same order, so agreement is usually exact). With ExtensionLevel > 0 the
 // trees split on random hyperplanes (Hariri, Carrasco Kind & Brunner,
 // "Extended Isolation Forest", 2018); the score is defined the same way.

@@ -17,7 +17,7 @@ var _ models.Scorer = (*Forest)(nil)
 
 // Forest is a fitted isolation forest. Its exported fields are its file
 // format (encoding/json); everything else is derived from them by Fit,
-// FromSklearn, Validate and UnmarshalJSON.
+// Validate and UnmarshalJSON.
 //
 // A Forest is safe for concurrent use by Score, ScoreBatch and Explain.
 // Changing the exported fields of a Forest in use is not; call Validate

@@ -12,7 +12,7 @@
 // sign(v)·log1p(|v|) for log1p features and the identity otherwise. A
 // feature with zero spread on the baseline has scale 1. NaN and ±Inf never
 // reach a model: NaN becomes the baseline median, +Inf the baseline max,
-// −Inf the baseline min, and each replacement is counted (Clamped).
+// −Inf the baseline min.
 //
 // Allocation: Fit allocates; TransformTo and SanitizeTo do not allocate
 // when dst has capacity Dim(). A Scaler is immutable after Fit or decoding

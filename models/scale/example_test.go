@@ -24,7 +24,6 @@ func Example() {
 	dst := make([]float64, s.Dim())
 	fmt.Printf("%.3f\n", s.TransformTo(dst, []float64{3, 0.5}))
 	fmt.Printf("%.3f\n", s.TransformTo(dst, []float64{math.NaN(), math.Inf(1)}))
-	fmt.Println("clamped:", s.Clamped())
 	// Feature 0 in log1p space is ln(1, 2, 4, 8) = (0, 1, 2, 3)·ln 2: median
 	// 1.5 ln 2, IQR 1.5 ln 2, so 3 → (2 − 1.5)/1.5 = 1/3, and NaN → the raw
 	// median 2 → (log2(3) − 1.5)/1.5 ≈ 0.057. Feature 1: median 0.5, IQR
@@ -33,5 +32,4 @@ func Example() {
 	// Output:
 	// [0.333 0.000]
 	// [0.057 1.000]
-	// clamped: 2
 }

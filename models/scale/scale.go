@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -114,8 +113,6 @@ type Scaler struct {
 	// odd baseline flow does not make every value look ordinary.
 	Lo []float64 `json:"lo"`
 	Hi []float64 `json:"hi"`
-
-	clamped atomic.Uint64
 }
 
 // Fit fits a Scaler on the rows of X. Non-finite values in X are ignored; a
@@ -207,15 +204,10 @@ func Fit(X *mat.Dense, cfg Config) (*Scaler, error) {
 // Dim returns the number of features.
 func (s *Scaler) Dim() int { return len(s.Center) }
 
-// Clamped returns how many non-finite input values TransformTo has
-// replaced since the Scaler was made. It is safe to call
-// concurrently with them.
-func (s *Scaler) Clamped() uint64 { return s.clamped.Load() }
-
 // TransformTo writes the scaled x into dst and returns it. When cap(dst) <
 // Dim() a new slice is allocated; otherwise it does not allocate. NaN is
 // replaced by the baseline median, +Inf by the baseline max and −Inf by the
-// baseline min (each replacement counted, see Clamped); the result is then
+// baseline min; the result is then
 // log1p'd where configured, centred, scaled and clipped to ±Bound, so it is
 // always finite. dst and x may be the same slice. It is safe for concurrent
 // use with distinct dst. It panics if len(x) != Dim().
@@ -230,11 +222,9 @@ func (s *Scaler) TransformTo(dst, x []float64) []float64 {
 	dst = dst[:d]
 	// Slices of x's length: no bounds checks in the loop.
 	lg, ce, sc := s.Log1p[:d], s.Center[:d], s.Scale[:d]
-	var bad uint64
 	for j, v := range x {
 		if d := v - v; d != d { // NaN or ±Inf: v − v is 0 for every finite v
 			v = s.replace(j, v)
-			bad++
 		}
 		if lg[j] && v != 0 { // slog1p(±0) is itself: most counts are 0, spare the call
 			v = slog1p(v)
@@ -249,9 +239,6 @@ func (s *Scaler) TransformTo(dst, x []float64) []float64 {
 			z = 0
 		}
 		dst[j] = z
-	}
-	if bad > 0 {
-		s.clamped.Add(bad)
 	}
 	return dst
 }
