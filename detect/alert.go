@@ -1,8 +1,6 @@
 package detect
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math"
 	"net/netip"
 	"strconv"
@@ -159,61 +157,9 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-var protoNames = map[uint8]string{1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "IPV6-ICMP", 132: "SCTP"}
-
-// ProtoName returns Suricata's name for an IP protocol number, or the
-// number in decimal.
-func ProtoName(p uint8) string {
-	if n, ok := protoNames[p]; ok {
-		return n
-	}
-	return strconv.Itoa(int(p))
-}
-
-func isICMP(p uint8) bool { return p == 1 || p == 58 }
-
-// FlowKeyHash returns a direction-independent 64-bit hash of a flow's key
-// (addresses, ports, protocol, VLAN), the same for both directions and
-// stable across runs and machines (FNV-1a). For ICMP the ports are left
-// out, so all ICMP between two hosts shares one hash. It is the alert's
-// flow_id (masked to 53 bits so that jq and JavaScript read it exactly)
-// and the tag of packets in the anomaly-pcap ring.
-func FlowKeyHash(id *features.FlowID) uint64 {
-	sp, dp := id.Sport, id.Dport
-	if isICMP(id.Proto) {
-		sp, dp = 0, 0
-	}
-	return keyHash(id.Src.As16(), id.Dst.As16(), sp, dp, id.Proto, id.VLAN)
-}
-
+// flowIDMask keeps a FlowKeyHash to 53 bits, the alert's flow_id, so that
+// jq and JavaScript read it exactly.
 const flowIDMask = 1<<53 - 1
-
-// keyHash hashes the canonical (ordered) form of a bidirectional key.
-func keyHash(a, b [16]byte, pa, pb uint16, proto uint8, vlan uint16) uint64 {
-	if c := bytes.Compare(a[:], b[:]); c > 0 || (c == 0 && pa > pb) {
-		a, b, pa, pb = b, a, pb, pa
-	}
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for _, x := range a {
-		h = (h ^ uint64(x)) * prime
-	}
-	for _, x := range b {
-		h = (h ^ uint64(x)) * prime
-	}
-	var t [7]byte
-	binary.BigEndian.PutUint16(t[0:], pa)
-	binary.BigEndian.PutUint16(t[2:], pb)
-	t[4] = proto
-	binary.BigEndian.PutUint16(t[5:], vlan)
-	for _, x := range t {
-		h = (h ^ uint64(x)) * prime
-	}
-	return h
-}
 
 // alertBox holds an alert and what its pointer, slice and string fields
 // point to, so that an alert is one allocation, or a share of one: the
@@ -262,7 +208,7 @@ func newAlertIn(box *alertBox, j *job, s Scores, th Thresholds, model string, to
 		FlowID:     j.hash & flowIDMask,
 		SrcIP:      id.Src,
 		DestIP:     id.Dst,
-		Proto:      ProtoName(id.Proto),
+		Proto:      features.ProtoName(id.Proto),
 		Score:      Float(s.Ensemble),
 		Scores:     ModelScores{IForest: Float(s.IForest), KMeans: Float(s.KMeans)},
 		Threshold:  Float(th.Ensemble),
@@ -305,7 +251,7 @@ func newAlertIn(box *alertBox, j *job, s Scores, th Thresholds, model string, to
 		a.TLS = &box.tls
 	}
 	a.Username = j.user
-	if isICMP(id.Proto) {
+	if id.Proto == 1 || id.Proto == 58 { // ICMP: type and code, no ports
 		box.icmp = [2]uint8{uint8(id.Sport >> 8), uint8(id.Sport)}
 		a.ICMPType, a.ICMPCode = &box.icmp[0], &box.icmp[1]
 	} else {

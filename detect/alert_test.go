@@ -25,7 +25,7 @@ func testJob(proto uint8, sport, dport uint16, vlan uint16) *job {
 		Sport: sport, Dport: dport, Proto: proto, VLAN: vlan,
 	}
 	return &job{id: id, community: "1:abc=", fwdPkts: 3, bwdPkts: 2, fwdBytes: 180, bwdBytes: 120,
-		final: true, reason: features.EndRST, seq: 1, at: id.End + 1500, hash: FlowKeyHash(&id)}
+		final: true, reason: features.EndRST, seq: 1, at: id.End + 1500, hash: features.FlowKeyHash(&id)}
 }
 
 func TestAlertJSON(t *testing.T) {
@@ -99,7 +99,7 @@ func TestFlowKeyHashDirection(t *testing.T) {
 	j := testJob(6, 40000, 80, 5)
 	rev := j.id
 	rev.Src, rev.Dst, rev.Sport, rev.Dport = rev.Dst, rev.Src, rev.Dport, rev.Sport
-	if FlowKeyHash(&j.id) != FlowKeyHash(&rev) {
+	if features.FlowKeyHash(&j.id) != features.FlowKeyHash(&rev) {
 		t.Fatal("hash depends on direction")
 	}
 	for _, mut := range []func(*features.FlowID){
@@ -110,7 +110,7 @@ func TestFlowKeyHashDirection(t *testing.T) {
 	} {
 		o := j.id
 		mut(&o)
-		if FlowKeyHash(&o) == FlowKeyHash(&j.id) {
+		if features.FlowKeyHash(&o) == features.FlowKeyHash(&j.id) {
 			t.Fatalf("different keys %+v and %+v hash the same", o, j.id)
 		}
 	}

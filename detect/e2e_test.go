@@ -130,6 +130,7 @@ func TestEndToEndLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	var np uint64
+	dec := features.NewFrameDecoder()
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err == io.EOF {
@@ -138,7 +139,7 @@ func TestEndToEndLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, ok := packetKeyHash(data, r.LinkType())
+		h, ok := dec.FlowKeyHash(data, r.LinkType())
 		if !ok || !ids[h&flowIDMask] {
 			t.Fatalf("pcap packet %d (%v) is not from an alerted flow", np, ci.Timestamp)
 		}

@@ -161,7 +161,7 @@ func TestPacketPipeline(t *testing.T) {
 	for _, a := range sink.alerts {
 		k := features.FlowID{Src: a.SrcIP, Dst: a.DestIP}
 		for p := range 256 {
-			if ProtoName(uint8(p)) == a.Proto {
+			if features.ProtoName(uint8(p)) == a.Proto {
 				k.Proto = uint8(p)
 				break
 			}

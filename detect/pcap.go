@@ -2,7 +2,6 @@ package detect
 
 import (
 	"bufio"
-	"encoding/binary"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -13,13 +12,14 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vigil-nids/vigil/capture"
+	"github.com/vigil-nids/vigil/features"
 )
 
 // anomalyPcap writes the packets of flows that raised alerts.
 //
 // What is captured: every packet the capture goroutine reads is copied
 // into a bounded ring (RingBytes, default 32 MiB) tagged with its flow key
-// hash (packetKeyHash). When a flow alerts, the packets of that flow still
+// hash (features.FrameDecoder.FlowKeyHash). When a flow alerts, the packets of that flow still
 // in the ring are written, and then every later packet of the flow, up to
 // MaxPerFlow packets per flow (ring ones included) and for at most
 // maxFollow flows at once (the oldest followed flow is dropped first).
@@ -27,16 +27,17 @@ import (
 // What is not: packets of the flow that already left the ring (a long flow
 // on a busy link loses its start), packets beyond the per-flow bound, and
 // packets whose link type differs from the file's (the first packet's).
-// The flow identity is a hash of (addresses, ports, protocol, outer VLAN)
-// computed here from the raw frame, not the extractor's own key: ICMP is
-// grouped per host pair, IP fragments after the first have no ports and
-// are missed, and tunnels are not unwrapped. Hash collisions can add
-// unrelated packets (2^-64 per pair).
+// The flow identity is the FlowKeyHash of the flow the extractor counts the
+// packet in, read by the extractor's own decoder: ICMP is grouped per host
+// pair, and what the extractor counts in no flow (malformed frames, IP
+// fragments after the first) is missed. Hash collisions can add unrelated
+// packets (2^-64 per pair).
 //
 // All writes happen on the capture goroutine; the alert goroutine only
 // queues flow hashes through mark.
 type anomalyPcap struct {
 	bw         *bufio.Writer
+	dec        *features.FrameDecoder
 	w          *pcapgo.Writer
 	linkType   layers.LinkType
 	header     bool
@@ -60,6 +61,7 @@ func newAnomalyPcap(w io.Writer, ringBytes, maxPerFlow int) *anomalyPcap {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	return &anomalyPcap{
 		bw:         bw,
+		dec:        features.NewFrameDecoder(),
 		w:          pcapgo.NewWriterNanos(bw),
 		maxPerFlow: maxPerFlow,
 		ring:       newPktRing(ringBytes),
@@ -77,7 +79,7 @@ func (p *anomalyPcap) mark(h uint64) {
 
 // packet handles one captured frame on the capture goroutine.
 func (p *anomalyPcap) packet(data []byte, ci *capture.CaptureInfo) {
-	h, ok := packetKeyHash(data, ci.LinkType)
+	h, ok := p.dec.FlowKeyHash(data, ci.LinkType)
 	h &= flowIDMask // the alert's flow_id
 	if p.hasPend.Load() {
 		p.drain()
@@ -242,135 +244,4 @@ func (r *pktRing) each(fn func(e *ringEntry, data []byte)) {
 		e := &r.ents[(r.head+k)%len(r.ents)]
 		fn(e, r.arena[e.off:e.off+e.n])
 	}
-}
-
-// packetKeyHash decodes a frame just far enough to hash its flow key the
-// way FlowKeyHash hashes a record's. It handles Ethernet (802.1Q/QinQ),
-// Linux SLL and SLL2, BSD loopback and raw IP link types, IPv4 and IPv6
-// (skipping extension headers). ok is false for frames with no IP layer.
-// It does not allocate.
-func packetKeyHash(b []byte, lt layers.LinkType) (h uint64, ok bool) {
-	var vlan uint16
-	var et uint16
-	switch lt {
-	case layers.LinkTypeEthernet:
-		if len(b) < 14 {
-			return 0, false
-		}
-		et = binary.BigEndian.Uint16(b[12:])
-		b = b[14:]
-		for i := 0; i < 4 && (et == 0x8100 || et == 0x88a8); i++ {
-			if len(b) < 4 {
-				return 0, false
-			}
-			if i == 0 {
-				vlan = binary.BigEndian.Uint16(b) & 0x0fff
-			}
-			et = binary.BigEndian.Uint16(b[2:])
-			b = b[4:]
-		}
-	case layers.LinkTypeLinuxSLL:
-		if len(b) < 16 {
-			return 0, false
-		}
-		et = binary.BigEndian.Uint16(b[14:])
-		b = b[16:]
-	case 276: // LINUX_SLL2
-		if len(b) < 20 {
-			return 0, false
-		}
-		et = binary.BigEndian.Uint16(b[0:])
-		b = b[20:]
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		if len(b) < 4 {
-			return 0, false
-		}
-		b = b[4:]
-		et = 0 // by version nibble
-	case layers.LinkTypeRaw, 12, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-		et = 0
-	default:
-		return 0, false
-	}
-	if et == 0 && len(b) > 0 {
-		switch b[0] >> 4 {
-		case 4:
-			et = 0x0800
-		case 6:
-			et = 0x86dd
-		}
-	}
-	var src, dst [16]byte
-	var proto uint8
-	var l4 []byte
-	switch et {
-	case 0x0800:
-		if len(b) < 20 || b[0]>>4 != 4 {
-			return 0, false
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl {
-			return 0, false
-		}
-		proto = b[9]
-		src[10], src[11], dst[10], dst[11] = 0xff, 0xff, 0xff, 0xff
-		copy(src[12:], b[12:16])
-		copy(dst[12:], b[16:20])
-		if binary.BigEndian.Uint16(b[6:])&0x1fff == 0 { // first (or only) fragment
-			l4 = b[ihl:]
-		}
-	case 0x86dd:
-		if len(b) < 40 || b[0]>>4 != 6 {
-			return 0, false
-		}
-		copy(src[:], b[8:24])
-		copy(dst[:], b[24:40])
-		proto = b[6]
-		l4 = b[40:]
-		for i := 0; i < 8; i++ {
-			switch proto {
-			case 0, 43, 60: // hop-by-hop, routing, destination options
-				if len(l4) < 8 {
-					return 0, false
-				}
-				n := (int(l4[1]) + 1) * 8
-				if len(l4) < n {
-					return 0, false
-				}
-				proto, l4 = l4[0], l4[n:]
-				continue
-			case 44: // fragment
-				if len(l4) < 8 {
-					return 0, false
-				}
-				first := binary.BigEndian.Uint16(l4[2:])&0xfff8 == 0
-				proto, l4 = l4[0], l4[8:]
-				if !first {
-					l4 = nil
-				}
-				continue
-			case 51: // AH
-				if len(l4) < 8 {
-					return 0, false
-				}
-				n := (int(l4[1]) + 2) * 4
-				if len(l4) < n {
-					return 0, false
-				}
-				proto, l4 = l4[0], l4[n:]
-				continue
-			}
-			break
-		}
-	default:
-		return 0, false
-	}
-	var sp, dp uint16
-	switch proto {
-	case 6, 17, 132, 136: // TCP, UDP, SCTP, UDP-Lite
-		if len(l4) >= 4 {
-			sp, dp = binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
-		}
-	}
-	return keyHash(src, dst, sp, dp, proto, vlan), true
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -60,6 +61,7 @@ func frame(t testing.TB, src, dst string, sport, dport uint16, proto uint8, vlan
 }
 
 func TestPacketKeyHash(t *testing.T) {
+	dec := features.NewFrameDecoder()
 	cases := []struct {
 		name        string
 		src, dst    string
@@ -76,27 +78,27 @@ func TestPacketKeyHash(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			id := features.FlowID{Src: netip.MustParseAddr(c.src), Dst: netip.MustParseAddr(c.dst), Sport: c.wantSp, Dport: c.dp2, Proto: c.proto, VLAN: c.vlan}
-			want := FlowKeyHash(&id)
-			fwd, ok1 := packetKeyHash(frame(t, c.src, c.dst, c.sp, c.dp, c.proto, c.vlan, 10), layers.LinkTypeEthernet)
-			rev, ok2 := packetKeyHash(frame(t, c.dst, c.src, c.dp, c.sp, c.proto, c.vlan, 10), layers.LinkTypeEthernet)
+			want := features.FlowKeyHash(&id)
+			fwd, ok1 := dec.FlowKeyHash(frame(t, c.src, c.dst, c.sp, c.dp, c.proto, c.vlan, 10), layers.LinkTypeEthernet)
+			rev, ok2 := dec.FlowKeyHash(frame(t, c.dst, c.src, c.dp, c.sp, c.proto, c.vlan, 10), layers.LinkTypeEthernet)
 			if !ok1 || !ok2 || fwd != want || rev != want {
 				t.Fatalf("hashes fwd %x (%v) rev %x (%v), want %x", fwd, ok1, rev, ok2, want)
 			}
 			// Raw IP: the same frame without its Ethernet (and VLAN) header.
 			if c.vlan == 0 {
-				raw, ok := packetKeyHash(frame(t, c.src, c.dst, c.sp, c.dp, c.proto, 0, 10)[14:], layers.LinkTypeRaw)
+				raw, ok := dec.FlowKeyHash(frame(t, c.src, c.dst, c.sp, c.dp, c.proto, 0, 10)[14:], layers.LinkTypeRaw)
 				if !ok || raw != want {
 					t.Fatalf("raw IP hash %x, want %x", raw, want)
 				}
 			}
 		})
 	}
-	if _, ok := packetKeyHash([]byte{1, 2, 3}, layers.LinkTypeEthernet); ok {
+	if _, ok := dec.FlowKeyHash([]byte{1, 2, 3}, layers.LinkTypeEthernet); ok {
 		t.Fatal("short frame hashed")
 	}
 	f := frame(t, "10.0.0.1", "10.0.0.2", 1, 2, 6, 7, 0)
-	if n := testing.AllocsPerRun(1000, func() { packetKeyHash(f, layers.LinkTypeEthernet) }); n != 0 {
-		t.Fatalf("packetKeyHash allocates %v", n)
+	if n := testing.AllocsPerRun(1000, func() { dec.FlowKeyHash(f, layers.LinkTypeEthernet) }); n != 0 {
+		t.Fatalf("FrameDecoder.FlowKeyHash allocates %v", n)
 	}
 }
 
@@ -153,12 +155,12 @@ func TestAnomalyPcapFollow(t *testing.T) {
 		p.packet(d, ci(int64(i), d))
 	}
 	id := features.FlowID{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Sport: 1000, Dport: 80, Proto: 6}
-	p.mark(FlowKeyHash(&id) & flowIDMask)
+	p.mark(features.FlowKeyHash(&id) & flowIDMask)
 	for i := range 6 {
 		d := [][]byte{a, b}[i%2]
 		p.packet(d, ci(int64(10+i), d))
 	}
-	p.mark(FlowKeyHash(&id) & flowIDMask) // a second alert writes nothing twice
+	p.mark(features.FlowKeyHash(&id) & flowIDMask) // a second alert writes nothing twice
 	if err := p.close(); err != nil {
 		t.Fatal(err)
 	}
@@ -210,11 +212,95 @@ func FuzzPacketKeyHash(f *testing.F) {
 	f.Add(frame(f, "2001:db8::1", "2001:db8::2", 1, 2, 17, 9, 4), uint16(layers.LinkTypeEthernet))
 	f.Add(frame(f, "10.0.0.1", "10.0.0.2", 1, 2, 1, 0, 4)[14:], uint16(layers.LinkTypeRaw))
 	f.Add([]byte{0x60, 0, 0, 0, 0, 8, 0, 64}, uint16(layers.LinkTypeRaw))
+	dec := features.NewFrameDecoder()
 	f.Fuzz(func(t *testing.T, b []byte, lt uint16) {
-		h1, ok1 := packetKeyHash(b, layers.LinkType(lt))
-		h2, ok2 := packetKeyHash(b, layers.LinkType(lt))
+		h1, ok1 := dec.FlowKeyHash(b, layers.LinkType(lt))
+		h2, ok2 := dec.FlowKeyHash(b, layers.LinkType(lt))
 		if h1 != h2 || ok1 != ok2 {
 			t.Fatal("not deterministic")
 		}
 	})
+}
+
+// TestPcapKeyMatchesExtractor runs the Extractor over real captures and
+// checks that the packets --write-pcap tags with each flow's hash are
+// exactly the packets the Extractor counted in that flow: a flow whose
+// packets the pcap path hashes differently never reaches the anomaly
+// pcap. Each capture is read as recorded (Ethernet) and re-framed as raw
+// IP under link types 101, 12 and 14 (the Ethernet header cut off), which
+// the Extractor all reads.
+func TestPcapKeyMatchesExtractor(t *testing.T) {
+	for _, name := range []string{"lab-head.pcap", "lab-scan.pcap"} {
+		pkts := readFixture(t, "../features/testdata/"+name)
+		for _, lt := range []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, 12, 14} {
+			t.Run(fmt.Sprintf("%s/linktype-%d", name, lt), func(t *testing.T) {
+				framed := make([]fixturePacket, 0, len(pkts))
+				for _, p := range pkts {
+					if lt != layers.LinkTypeEthernet {
+						if len(p.data) < 14 || (p.data[12] != 0x08 || p.data[13] != 0x00) && (p.data[12] != 0x86 || p.data[13] != 0xdd) {
+							continue // not plain IPv4/IPv6 over Ethernet
+						}
+						p.data = p.data[14:]
+					}
+					p.ci.LinkType = lt
+					framed = append(framed, p)
+				}
+				want := map[uint64]uint64{} // flow hash → packets the Extractor counted
+				e := features.NewExtractor(features.Config{}, func(r *features.Record) {
+					if r.Final {
+						want[features.FlowKeyHash(&r.FlowID)&flowIDMask] += r.FwdPackets + r.BwdPackets
+					}
+				})
+				got := map[uint64]uint64{}
+				dec := features.NewFrameDecoder()
+				for _, p := range framed {
+					e.Process(p.data, p.ci)
+					if h, ok := dec.FlowKeyHash(p.data, lt); ok {
+						got[h&flowIDMask]++
+					}
+				}
+				e.Flush()
+				if len(want) < 10 {
+					t.Fatalf("only %d flows extracted", len(want))
+				}
+				var lost, short int
+				for h, n := range want {
+					switch {
+					case got[h] == 0:
+						lost++
+					case got[h] != n:
+						short++
+					}
+				}
+				if lost+short > 0 {
+					t.Errorf("%d of %d flows have no packet with their hash, %d more a different packet count", lost, len(want), short)
+				}
+			})
+		}
+	}
+}
+
+type fixturePacket struct {
+	data []byte
+	ci   capture.CaptureInfo
+}
+
+func readFixture(t testing.TB, path string) []fixturePacket {
+	t.Helper()
+	src, err := capture.Open([]string{path}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out []fixturePacket
+	for {
+		data, ci, err := src.ReadPacket()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fixturePacket{bytes.Clone(data), ci})
+	}
 }

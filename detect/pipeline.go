@@ -335,7 +335,7 @@ func (r *run) emit(rec *features.Record) {
 	if rec.Final {
 		r.finals++
 	}
-	h := FlowKeyHash(&rec.FlowID)
+	h := features.FlowKeyHash(&rec.FlowID)
 	qi := int(h % uint64(len(r.queues)))
 	q := r.queues[qi]
 	b := r.open[qi]

@@ -116,7 +116,7 @@ type decoder struct {
 	icmp4 layers.ICMPv4
 	icmp6 layers.ICMPv6
 
-	parsers *LinkParsers
+	parsers *linkParsers
 	decoded []gopacket.LayerType
 	// payload is the TCP/UDP payload of the last frame as captured, a
 	// slice of it: valid only during Process (cleared after).
@@ -127,7 +127,7 @@ type decoder struct {
 
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
-	d.parsers = NewLinkParsers(&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.lo, &d.arp, &d.ip4, &d.ip6, &d.ext, &d.frag, &d.tcp, &d.udp, &d.icmp4, &d.icmp6)
+	d.parsers = newLinkParsers(&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.lo, &d.arp, &d.ip4, &d.ip6, &d.ext, &d.frag, &d.tcp, &d.udp, &d.icmp4, &d.icmp6)
 	return d
 }
 
@@ -488,5 +488,87 @@ func parseDNS(b []byte, di *dnsInfo) bool {
 	}
 	di.qnameLen = uint8(n)
 	di.qtype = binary.BigEndian.Uint16(b[i:])
+	return true
+}
+
+// FrameDecoder decodes frames with the Extractor's decoder and link-type
+// table, for code outside the package that must see a frame as the
+// Extractor does: the anomaly pcap tags each packet with the flow the
+// Extractor counts it in. It is not safe for concurrent use.
+type FrameDecoder struct {
+	d *decoder
+	p packet
+}
+
+// NewFrameDecoder returns a decoder with its own preallocated layers.
+func NewFrameDecoder() *FrameDecoder { return &FrameDecoder{d: newDecoder()} }
+
+// FlowKeyHash returns the FlowKeyHash of the flow record the Extractor
+// counts the frame in, and false for a frame it counts in no flow
+// (malformed, ARP, not IP, an IP fragment after the first). It does not
+// allocate.
+func (f *FrameDecoder) FlowKeyHash(data []byte, lt layers.LinkType) (uint64, bool) {
+	p := &f.p
+	err := f.d.decode(data, lt, p)
+	f.d.payload = nil // do not keep the frame
+	if err != ErrNone && err != ErrDNS || p.kind != kindIP {
+		return 0, false
+	}
+	return p.flowKeyHash(), true
+}
+
+// flowKeyHash is FlowKeyHash of the FlowID that fillID makes for p's flow:
+// IPv4 addresses as IPv4-mapped IPv6, no ports for ICMP.
+func (p *packet) flowKeyHash() uint64 {
+	a, b := p.src, p.dst
+	if !p.v6 {
+		a, b = mapped4(&p.src), mapped4(&p.dst)
+	}
+	sp, dp := p.sport, p.dport
+	if isICMP(p.proto) {
+		sp, dp = 0, 0
+	}
+	return keyHash(a, b, sp, dp, p.proto, p.vlan)
+}
+
+// mapped4 returns the IPv4 address in the first four bytes of a as
+// IPv4-mapped IPv6 (netip.Addr.As16's form).
+func mapped4(a *[16]byte) (m [16]byte) {
+	m[10], m[11] = 0xff, 0xff
+	copy(m[12:], a[:4])
+	return m
+}
+
+// FrameEndpoints is what the packet (AfterImage) extractor reads from a
+// frame.
+type FrameEndpoints struct {
+	SrcMAC       [6]byte  // Ethernet source, zero for other link types
+	Src, Dst     [16]byte // IPv4 as IPv4-mapped IPv6
+	V6           bool
+	Proto        uint8  // the transport's protocol number, else the IP header's
+	Sport, Dport uint16 // 0 unless TCP or UDP
+}
+
+// Endpoints decodes one frame into e and reports whether it carried an
+// IPv4 or IPv6 header. A transport header that is missing or malformed
+// leaves the ports zero; the frame is still reported (unlike in the flow
+// table, which skips it). It does not allocate.
+func (f *FrameDecoder) Endpoints(data []byte, lt layers.LinkType, e *FrameEndpoints) bool {
+	p := &f.p
+	p.kind = kindOther // decode leaves p as it was for a link type it does not read
+	f.d.decode(data, lt, p)
+	f.d.payload = nil
+	if p.kind != kindIP && p.kind != kindFragment {
+		return false
+	}
+	*e = FrameEndpoints{V6: p.v6, Proto: p.proto, Sport: p.sport, Dport: p.dport}
+	if lt == layers.LinkTypeEthernet {
+		copy(e.SrcMAC[:], data[6:12])
+	}
+	if p.v6 {
+		e.Src, e.Dst = p.src, p.dst
+	} else {
+		e.Src, e.Dst = mapped4(&p.src), mapped4(&p.dst)
+	}
 	return true
 }

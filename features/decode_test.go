@@ -108,3 +108,29 @@ func FuzzFastPath(f *testing.F) {
 		sameDecode(t, fast, slow, frame)
 	})
 }
+
+// TestFrameDecoderNoAllocs: the anomaly pcap's and the packet extractor's
+// per-packet decode allocates nothing.
+func TestFrameDecoderNoAllocs(t *testing.T) {
+	pkts := readPackets(t, "testdata/lab-head.pcap")
+	d := NewFrameDecoder()
+	var e FrameEndpoints
+	var hashed, ip int
+	i := 0
+	n := testing.AllocsPerRun(5000, func() {
+		p := &pkts[i%len(pkts)]
+		i++
+		if _, ok := d.FlowKeyHash(p.data, p.ci.LinkType); ok {
+			hashed++
+		}
+		if d.Endpoints(p.data, p.ci.LinkType, &e) {
+			ip++
+		}
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per frame", n)
+	}
+	if hashed == 0 || ip < hashed {
+		t.Fatalf("%d frames hashed, %d with an IP header", hashed, ip)
+	}
+}

@@ -1,18 +1,5 @@
 package features
 
-import "net/netip"
-
-// FlowID holds a flow record's identity columns. Src is the sender of the
-// flow's first packet (the forward direction).
-type FlowID struct {
-	Start, End int64 // capture time of the first and last packet, Unix ns
-	Src, Dst   netip.Addr
-	Sport      uint16 // for ICMP: type<<8 | code of the first packet
-	Dport      uint16 // for ICMP: echo identifier (0 when none)
-	Proto      uint8  // IP protocol number
-	VLAN       uint16 // outermost 802.1Q VLAN ID, 0 when untagged
-}
-
 // Record is one flow as the Extractor emits it.
 //
 // Record and its Vector are owned by the Extractor and valid only during

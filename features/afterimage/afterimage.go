@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/vigil-nids/vigil/capture"
+	"github.com/vigil-nids/vigil/features"
 )
 
 // NumFeatures is the length of a packet's vector: 23 statistics for each
@@ -53,8 +54,8 @@ type PacketID struct {
 // Extractor computes Kitsune's AfterImage statistics packet by packet. It
 // is not safe for concurrent use.
 type Extractor struct {
-	dec     *decoder
-	pkt     packet
+	dec     *features.FrameDecoder
+	pkt     features.FrameEndpoints
 	ts      int64
 	mi      *table[stream]
 	host    *table[stream]
@@ -72,7 +73,7 @@ func New(cfg Config) *Extractor {
 	}
 	seed := maphash.MakeSeed()
 	return &Extractor{
-		dec:  newDecoder(),
+		dec:  features.NewFrameDecoder(),
 		mi:   newTable[stream](n, seed),
 		host: newTable[stream](n, seed),
 		hh:   newTable[channel](n, seed),
@@ -90,7 +91,7 @@ func New(cfg Config) *Extractor {
 func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) ([]float64, bool) {
 	x.packets++
 	p := &x.pkt
-	if !x.dec.decode(data, ci.LinkType, p) {
+	if !x.dec.Endpoints(data, ci.LinkType, p) {
 		return dst, false
 	}
 	x.ip++
@@ -106,8 +107,8 @@ func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) 
 
 	var k key
 	// Source MAC + IP.
-	copy(k[:6], p.srcMAC[:])
-	copy(k[6:22], p.src[:])
+	copy(k[:6], p.SrcMAC[:])
+	copy(k[6:22], p.Src[:])
 	st, created := x.mi.get(&k)
 	if created {
 		st.last = t
@@ -119,7 +120,7 @@ func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) 
 
 	// Source IP.
 	k = key{}
-	copy(k[:16], p.src[:])
+	copy(k[:16], p.Src[:])
 	st, created = x.host.get(&k)
 	if created {
 		st.last = t
@@ -132,13 +133,13 @@ func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) 
 	// Channel: the address pair in canonical order; dir 0 is a→b.
 	k = key{}
 	dir := 0
-	if bytes.Compare(p.dst[:], p.src[:]) < 0 {
+	if bytes.Compare(p.Dst[:], p.Src[:]) < 0 {
 		dir = 1
-		copy(k[:16], p.dst[:])
-		copy(k[16:32], p.src[:])
+		copy(k[:16], p.Dst[:])
+		copy(k[16:32], p.Src[:])
 	} else {
-		copy(k[:16], p.src[:])
-		copy(k[16:32], p.dst[:])
+		copy(k[:16], p.Src[:])
+		copy(k[16:32], p.Dst[:])
 	}
 	ch, created := x.hh.get(&k)
 	if created {
@@ -163,17 +164,17 @@ func (x *Extractor) Process(data []byte, ci capture.CaptureInfo, dst []float64) 
 	// Socket pair (with the protocol): endpoints in canonical order.
 	k = key{}
 	dir = 0
-	if c := bytes.Compare(p.src[:], p.dst[:]); c > 0 || c == 0 && p.sport > p.dport {
+	if c := bytes.Compare(p.Src[:], p.Dst[:]); c > 0 || c == 0 && p.Sport > p.Dport {
 		dir = 1
-		copy(k[:16], p.dst[:])
-		copy(k[16:32], p.src[:])
-		k[32], k[33], k[34], k[35] = byte(p.dport>>8), byte(p.dport), byte(p.sport>>8), byte(p.sport)
+		copy(k[:16], p.Dst[:])
+		copy(k[16:32], p.Src[:])
+		k[32], k[33], k[34], k[35] = byte(p.Dport>>8), byte(p.Dport), byte(p.Sport>>8), byte(p.Sport)
 	} else {
-		copy(k[:16], p.src[:])
-		copy(k[16:32], p.dst[:])
-		k[32], k[33], k[34], k[35] = byte(p.sport>>8), byte(p.sport), byte(p.dport>>8), byte(p.dport)
+		copy(k[:16], p.Src[:])
+		copy(k[16:32], p.Dst[:])
+		k[32], k[33], k[34], k[35] = byte(p.Sport>>8), byte(p.Sport), byte(p.Dport>>8), byte(p.Dport)
 	}
-	k[36] = p.proto
+	k[36] = p.Proto
 	sp, created := x.hphp.get(&k)
 	if created {
 		sp.init(t)
@@ -188,12 +189,12 @@ var zeros [NumFeatures]float64
 // for.
 func (x *Extractor) Last() PacketID {
 	p := &x.pkt
-	id := PacketID{Timestamp: x.ts, SrcPort: p.sport, DstPort: p.dport, Proto: p.proto}
-	if p.v6 {
-		id.Src, id.Dst = netip.AddrFrom16(p.src), netip.AddrFrom16(p.dst)
+	id := PacketID{Timestamp: x.ts, SrcPort: p.Sport, DstPort: p.Dport, Proto: p.Proto}
+	if p.V6 {
+		id.Src, id.Dst = netip.AddrFrom16(p.Src), netip.AddrFrom16(p.Dst)
 	} else {
-		id.Src = netip.AddrFrom4([4]byte(p.src[12:]))
-		id.Dst = netip.AddrFrom4([4]byte(p.dst[12:]))
+		id.Src = netip.AddrFrom4([4]byte(p.Src[12:]))
+		id.Dst = netip.AddrFrom4([4]byte(p.Dst[12:]))
 	}
 	return id
 }

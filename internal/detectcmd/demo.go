@@ -226,7 +226,7 @@ func port(p *uint16) string {
 	return fmt.Sprintf(":%d", *p)
 }
 
-// protoNumber reads back an alert's protocol name (detect.ProtoName).
+// protoNumber reads back an alert's protocol name (features.ProtoName).
 func protoNumber(name string) uint8 {
 	p, err := datasets.ParseProto(name)
 	if err != nil || p < 0 {

@@ -222,7 +222,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			}
 			in.Samples = append(in.Samples, evaluate.Sample{
 				Label: label, Scores: f.max, Start: f.id.Start, End: f.id.End, FirstAlert: f.first,
-				Flow: &evaluate.FlowKey{Proto: detect.ProtoName(f.id.Proto), Src: f.id.Src, Sport: f.id.Sport, Dst: f.id.Dst, Dport: f.id.Dport},
+				Flow: &evaluate.FlowKey{Proto: features.ProtoName(f.id.Proto), Src: f.id.Src, Sport: f.id.Sport, Dst: f.id.Dst, Dport: f.id.Dport},
 			})
 		}
 		if g.label != "" && g.label != evaluate.Benign && earliest != 0 {

@@ -475,7 +475,7 @@ func keyOfAlert(t *testing.T, a *detect.Alert) flowKey {
 	k := flowKey{src: a.SrcIP.Unmap().String(), dst: a.DestIP.Unmap().String(), start: int64(a.Flow.Start)}
 	found := false
 	for p := 0; p < 256; p++ {
-		if detect.ProtoName(uint8(p)) == a.Proto {
+		if features.ProtoName(uint8(p)) == a.Proto {
 			k.proto, found = uint8(p), true
 			break
 		}

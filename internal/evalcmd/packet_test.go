@@ -14,7 +14,6 @@ import (
 
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/datasets"
-	"github.com/vigil-nids/vigil/detect"
 	"github.com/vigil-nids/vigil/evaluate"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
@@ -161,7 +160,7 @@ func TestPacketModel(t *testing.T) {
 func protoOf(t *testing.T, name string) uint8 {
 	t.Helper()
 	for p := 0; p < 256; p++ {
-		if detect.ProtoName(uint8(p)) == name {
+		if features.ProtoName(uint8(p)) == name {
 			return uint8(p)
 		}
 	}
