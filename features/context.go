@@ -363,6 +363,7 @@ func (t *ctab[K, V]) unlink(s uint32) {
 type hostCtx struct {
 	hosts ctab[hostKey, hostState]
 	svcs  ctab[svcKey, svcState]
+	resps ctab[hostKey, respState] // per responder host (victim.go)
 	seed  uint64
 	// related holds, after appendContext, the earlier connections of the
 	// flow's service in the beacon window when their timing is clockwork
@@ -378,9 +379,10 @@ type relatedConn struct {
 	sport uint16
 }
 
-func (c *hostCtx) init(maxHosts, maxSvcs int, seed uint64) {
+func (c *hostCtx) init(maxHosts, maxSvcs, maxResps int, seed uint64) {
 	c.hosts.init(maxHosts)
 	c.svcs.init(maxSvcs)
+	c.resps.init(maxResps)
 	c.seed = seed
 }
 
@@ -545,7 +547,7 @@ var contextFeatures = []Feature{
 	ft("svc_conns_10s", "flows", "flows from the initiator to the same destination, port and protocol in the 10 s up to the flow's last packet (at most 16)", true),
 	ft("svc_conns_60s", "flows", "as svc_conns_10s over 60 s (at most 16)", true),
 	ft("beacon_conns", "flows", "connections from the initiator to the same service in the 10 min up to the flow (at most 16)", true),
-	ft("beacon_iat_cv", "ratio", "coefficient of variation of the intervals between those connections (at most 1), less the evidence of clockwork timing when there is any (−log10 of the chance that a Poisson process's intervals are as even, beyond 1 in 10,000, median interval at least 1 s), so a beacon goes negative and grows more so with every connection; 1 (neutral, as a Poisson process) with fewer than 4", false),
+	ft("beacon_iat_cv_less_clockwork", "ratio", "coefficient of variation of the intervals between those connections (at most 1), less the evidence of clockwork timing when there is any (−log10 of the chance that a Poisson process's intervals are as even, beyond 1 in 10,000, median interval at least 1 s), so a beacon goes negative and grows more so with every connection; 1 (neutral, as a Poisson process) with fewer than 4", false),
 	ft("beacon_iat_mad_ratio", "ratio", "median absolute deviation / median of those intervals; 1 with fewer than 4 connections", false),
 	ft("beacon_iat_skew", "ratio", "Bowley quartile skew of those intervals; 0 with fewer than 4 connections", false),
 	ft("beacon_size_cv", "ratio", "coefficient of variation of the bytes of the service's last finished flows, at most 1; 1 with fewer than 4", false),
@@ -700,7 +702,7 @@ func (c *hostCtx) appendContext(dst []float64, f *flow, a *appState) []float64 {
 // too, and without the floor it would spread the baseline and move the
 // thresholds calibrated on it.
 //
-// appendContext subtracts the result from beacon_iat_cv rather than adding
+// appendContext subtracts the result from beacon_iat_cv_less_clockwork rather than adding
 // a column: a baseline without beacons keeps the same rows, so the models
 // fitted on it do too. The measurements behind the floor and this choice
 // are in CHANGELOG.md (schema version 4).

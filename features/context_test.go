@@ -116,7 +116,7 @@ func TestBeacon(t *testing.T) {
 	if len(vs) != 8 {
 		t.Fatalf("%d records", len(vs))
 	}
-	cv, conns := s.Index("beacon_iat_cv"), s.Index("beacon_conns")
+	cv, conns := s.Index("beacon_iat_cv_less_clockwork"), s.Index("beacon_conns")
 	if vs[1][cv] != 1 || vs[1][conns] != 2 {
 		t.Errorf("second beacon: cv %v conns %v, want neutral 1 and 2", vs[1][cv], vs[1][conns])
 	}
@@ -182,13 +182,13 @@ func TestBeaconBurstCapped(t *testing.T) {
 	if len(vs) != len(starts) {
 		t.Fatalf("%d records", len(vs))
 	}
-	iat, size := s.Index("beacon_iat_cv"), s.Index("beacon_size_cv")
+	iat, size := s.Index("beacon_iat_cv_less_clockwork"), s.Index("beacon_size_cv")
 	if even := vs[3]; even[iat] > 0.01 || even[size] > 0.01 {
-		t.Errorf("four even connections: beacon_iat_cv %v, beacon_size_cv %v, want both near 0", even[iat], even[size])
+		t.Errorf("four even connections: beacon_iat_cv_less_clockwork %v, beacon_size_cv %v, want both near 0", even[iat], even[size])
 	}
 	last := vs[len(vs)-1]
 	if last[iat] != 1 {
-		t.Errorf("burst then pause: beacon_iat_cv %v, want the cap 1", last[iat])
+		t.Errorf("burst then pause: beacon_iat_cv_less_clockwork %v, want the cap 1", last[iat])
 	}
 	if last[size] != 1 {
 		t.Errorf("sizes 10 B then 40 kB: beacon_size_cv %v, want the cap 1", last[size])

@@ -52,5 +52,5 @@ func Example() {
 	//   bwd_pkt_len_mean = 100
 	//   down_up_ratio = 2
 	//   dport_well_known = 1
-	// flow 5 3
+	// flow 6 3
 }

@@ -35,6 +35,10 @@ type Config struct {
 	// per source, destination, port and protocol). Default 65,536 each:
 	// when full, the least recently updated entry is evicted.
 	MaxHosts, MaxServices int
+	// MaxResponders bounds the victim-side table (per responder host, about
+	// 2 KiB each). Default 16,384: when full, the least recently updated
+	// responder is evicted.
+	MaxResponders int
 }
 
 // maxActiveTimeout bounds ActiveTimeout so that the microsecond offsets of
@@ -62,6 +66,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxServices <= 0 {
 		c.MaxServices = 1 << 16
+	}
+	if c.MaxResponders <= 0 {
+		c.MaxResponders = 1 << 14
 	}
 	if c.ActivityTimeout <= 0 {
 		c.ActivityTimeout = 5 * time.Second
@@ -173,7 +180,7 @@ func NewExtractor(cfg Config, emit func(*Record)) *Extractor {
 	e.rec.Related = make([]FlowID, 0, svcRing)
 	e.apps.users = cfg.Usernames
 	e.idx.init(rand.Uint64())
-	e.ctx.init(cfg.MaxHosts, cfg.MaxServices, e.idx.seed)
+	e.ctx.init(cfg.MaxHosts, cfg.MaxServices, cfg.MaxResponders, e.idx.seed)
 	return e
 }
 
@@ -312,13 +319,16 @@ func (e *Extractor) update(p *packet, ts int64) {
 	}
 	fwd := srcIsA == (f.state&stSrcIsA != 0)
 	fresh := f.fwdPkts+f.bwdPkts == 0
+	was, syn := answeredFlow(f), f.state&stSynAck != 0
 	f.add(p, ts, fwd, e.activity)
 	if pl := e.dec.payload; len(pl) > 0 {
 		e.apps.ensure(f).addApp(p, pl, fwd, f.fwdPkts+f.bwdPkts)
 	}
 	if fresh {
 		e.ctx.flowStart(f, ts)
+		e.ctx.respStart(f, p, ts)
 	}
+	e.ctx.respPacket(f, p, fwd, was, syn)
 	e.ctx.packet(p, f, e.apps.of(f))
 	if p.proto == 6 && f.state&stClosing == 0 && (f.state&stRST != 0 || f.state&(stFinFwd|stFinBwd) == stFinFwd|stFinBwd) {
 		f.state |= stClosing
@@ -435,6 +445,7 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 		e.ctx.flowEnd(f)
 	}
 	v = e.ctx.appendContext(v, f, a)
+	v = e.ctx.appendVictim(v, f)
 	rec.Vector = v
 	rec.JA4 = [JA4Len]byte{}
 	rec.User = nil

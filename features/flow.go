@@ -13,6 +13,7 @@ type flow struct {
 	start, last int64   // Unix ns
 	prev, next  uint32  // LRU list (by last packet), nilSlot at the ends
 	seq         uint32
+	ctxDst      uint32 // cached entry index in the responder table (victim.go; checked by key); here it fills the padding before fwdPkts
 
 	fwdPkts, bwdPkts   uint32
 	fwdBytes, bwdBytes uint64
@@ -68,6 +69,7 @@ const (
 	stWinBwd         // win[1] set
 	stDirty          // packets since the last emission (snapshots)
 	stFwdClosedFirst // the first FIN or RST came from the forward side
+	stUnsol          // the first packet was an unsolicited response's (victim.go, firstKind)
 )
 
 const nilSlot = ^uint32(0)

@@ -17,9 +17,12 @@ type group struct {
 // feature is added, removed, reordered or changes meaning.
 //
 // Version 2 added the application hints (hints.go) and the host, service
-// and beaconing context (context.go). Version 4: beacon_iat_cv goes
+// and beaconing context (context.go). Version 4: beacon_iat_cv (beacon_iat_cv_less_clockwork since version 6) goes
 // negative by the evidence of clockwork timing (context.go, regularity).
-const FlowSchemaVersion = 5
+// Version 6: the victim's view (victim.go: unsolicited_response and the
+// dst_* responder windows), and beacon_iat_cv renamed
+// beacon_iat_cv_less_clockwork for what it holds.
+const FlowSchemaVersion = 6
 
 var flowGroups = []group{
 	{"volume", volumeFeatures, appendVolume},
@@ -40,6 +43,7 @@ func FlowSchema() *Schema {
 		s.Features = append(s.Features, g.features...)
 	}
 	s.Features = append(s.Features, contextFeatures...) // appended by the Extractor's context
+	s.Features = append(s.Features, victimFeatures...)  // and its victim-side context (victim.go)
 	return s
 }
 

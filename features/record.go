@@ -26,7 +26,7 @@ type Record struct {
 	// Related lists the earlier connections (TCP or UDP) from the same
 	// initiator to the same destination, port and protocol in the beacon
 	// window (10 minutes) when their start times are clockwork
-	// (beacon_iat_cv carries regularity evidence): the beacon this record
+	// (beacon_iat_cv_less_clockwork carries regularity evidence): the beacon this record
 	// continues. Each has its connection's Start and Sport, End 0, and the
 	// rest of this record's FlowID. Empty otherwise.
 	Related []FlowID
