@@ -127,7 +127,7 @@ func TestKinds(t *testing.T) {
 		kind string
 		sh   Shape
 	}{
-		{"beacon", Flow{Proto: TCP, Dport: 8000, Top: []string{"beacon_iat_cv", "http_ua_len"}}, "beacon", Pair},
+		{"beacon", Flow{Proto: TCP, Dport: 8000, Top: []string{"beacon_iat_cv_less_clockwork", "http_ua_len"}}, "beacon", Pair},
 		{"dns tunnel", Flow{Proto: UDP, Dport: 53, Top: []string{"dns_longest_label", "dns_qname_len"}}, "dns_tunnel", Pair},
 		{"dns label not on 53", Flow{Proto: UDP, Dport: 5353, Top: []string{"dns_longest_label"}}, Anomaly, Pair},
 		{"sqli", Flow{Proto: TCP, Dport: 8080, Top: []string{"http_query_len", "http_sqli_tokens"}}, "web_attack", Pair},
@@ -136,7 +136,7 @@ func TestKinds(t *testing.T) {
 		{"answered dns", Flow{Proto: UDP, Sport: 53, Dport: 40000, BwdPackets: 1, Top: []string{"dport_ephemeral"}}, Anomaly, Pair},
 		{"unsolicited", Flow{Proto: UDP, Sport: 5000, Dport: 80, Top: []string{"unsolicited_response"}}, "udp_reflection", Target},
 		{"victim view", Flow{Proto: TCP, Dport: 80, Top: []string{"dst_syn_only_share_10s"}}, TCPProbe, Target},
-		{"icmp victim view", Flow{Proto: ICMP, Top: []string{"dst_pkts_in_s_10s"}}, ICMPProbe, Target},
+		{"icmp victim view", Flow{Proto: ICMP, Top: []string{"dst_like_pkts_in_s_10s"}}, ICMPProbe, Target},
 		{"timing only", Flow{Proto: ICMP, Top: []string{"flow_iat_min", "active_max"}}, Anomaly, Pair},
 	} {
 		k, sh := classify(DefaultRules, &c.f)
@@ -173,7 +173,7 @@ func TestLifeCycle(t *testing.T) {
 	e := New(Config{Update: 10 * time.Second, Idle: 60 * time.Second}, r.emit)
 	// One beacon every 5 s for 40 s, then silence, then another alert
 	// 2 minutes later.
-	f := Flow{Src: scanner, Dst: victim, Proto: TCP, Dport: 8000, Packets: 10, Top: []string{"beacon_iat_cv"}}
+	f := Flow{Src: scanner, Dst: victim, Proto: TCP, Dport: 8000, Packets: 10, Top: []string{"beacon_iat_cv_less_clockwork"}}
 	var id0 string
 	for i := range 9 {
 		f.At, f.Record = t0+int64(i)*int64(5*time.Second), uint64(i)

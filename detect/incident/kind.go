@@ -77,8 +77,9 @@ var ReflectionPorts = []uint16{19, 53, 69, 111, 123, 137, 161, 389, 1900, 3702, 
 
 // victimView are the destination-side window features (schema v6): a rule
 // that reads them keys the incident by its target.
-var victimView = []string{"dst_initiators_10s", "dst_initiators_60s", "dst_conns_10s", "dst_unanswered_share_10s",
-	"dst_syn_only_share_10s", "dst_pkts_in_s_10s", "dst_bytes_in_s_10s", "dst_initiator_prefixes_10s", "svc_initiators_10s"}
+var victimView = []string{"dst_like_initiators_10s", "dst_svc_initiators_10s", "dst_like_initiators_60s", "dst_like_prefixes_10s",
+	"dst_like_conns_10s", "dst_like_unanswered_10s", "dst_like_unanswered_share_10s", "dst_syn_only_share_10s",
+	"dst_like_pkts_in_s_10s", "dst_like_bytes_in_s_10s"}
 
 // sourceView are the source-side window features.
 var sourceView = []string{"src_unanswered_60s", "src_conns_60s", "src_new_services_60s", "src_dports_60s", "src_unanswered_ratio_60s", "tcp_syn_only"}
@@ -92,7 +93,7 @@ var unsolicited = []string{"unsolicited_response", "dst_unsolicited_10s", "dst_u
 var DefaultRules = []Rule{
 	{Kind: "dns_tunnel", Shape: Pair, First: true, Proto: []uint8{UDP, TCP}, DstPorts: []uint16{53},
 		Top: []string{"dns_sub_entropy", "dns_longest_label", "dns_qname_len", "dns_sub_digit_ratio", "dns_sub_hex_ratio", "src_dns_names_60s", "dns_rare_qtype_share"}},
-	{Kind: "beacon", Shape: Pair, First: true, Top: []string{"beacon_iat_cv", "beacon_conns", "beacon_iat_mad_ratio"}},
+	{Kind: "beacon", Shape: Pair, First: true, Top: []string{"beacon_iat_cv_less_clockwork", "beacon_conns", "beacon_iat_mad_ratio"}},
 	{Kind: "web_attack", Shape: Pair, Proto: []uint8{TCP}, Top: []string{"http_sqli_tokens", "http_traversal_tokens", "http_tool_ua"}},
 	{Kind: "brute_force", Shape: Target, Proto: []uint8{TCP}, Top: []string{"auth_failures", "auth_attempts", "ssh_repeated_replies", "ssh_early_close"}},
 	{Kind: "udp_reflection", Shape: Target, Proto: []uint8{UDP}, Top: unsolicited},
@@ -145,7 +146,7 @@ func classify(rules []Rule, f *Flow) (string, Shape) {
 
 // unansweredEvidence are the features that say a flow or its host's
 // attempts went unanswered.
-var unansweredEvidence = []string{"tcp_syn_only", "src_unanswered_60s", "src_unanswered_ratio_60s", "dst_unanswered_share_10s", "dst_syn_only_share_10s"}
+var unansweredEvidence = []string{"tcp_syn_only", "src_unanswered_60s", "src_unanswered_ratio_60s", "dst_like_unanswered_share_10s", "dst_like_unanswered_10s", "dst_syn_only_share_10s"}
 
 // Counts are what Settle reads of an incident.
 type Counts struct {
