@@ -135,8 +135,9 @@ func TestKinds(t *testing.T) {
 		{"dns reflection", Flow{Proto: UDP, Sport: 53, Dport: 40000, Top: []string{"dport_ephemeral"}}, "udp_reflection", Target},
 		{"answered dns", Flow{Proto: UDP, Sport: 53, Dport: 40000, BwdPackets: 1, Top: []string{"dport_ephemeral"}}, Anomaly, Pair},
 		{"unsolicited", Flow{Proto: UDP, Sport: 5000, Dport: 80, Top: []string{"unsolicited_response"}}, "udp_reflection", Target},
-		{"victim view", Flow{Proto: TCP, Dport: 80, Top: []string{"dst_syn_only_share_10s"}}, TCPProbe, Target},
-		{"icmp victim view", Flow{Proto: ICMP, Top: []string{"dst_like_pkts_in_s_10s"}}, ICMPProbe, Target},
+		{"victim view", Flow{Proto: TCP, Dport: 80, Top: []string{"dst_syn_only_share_10s", "dst_svc_initiators_10s"}}, TCPProbe, Target},
+		{"a scan's victim-side counts", Flow{Proto: TCP, Dport: 81, Top: []string{"dst_like_conns_10s", "src_dports_60s"}}, TCPProbe, Pair},
+		{"icmp victim view", Flow{Proto: ICMP, Top: []string{"dst_like_initiators_10s"}}, ICMPProbe, Target},
 		{"timing only", Flow{Proto: ICMP, Top: []string{"flow_iat_min", "active_max"}}, Anomaly, Pair},
 	} {
 		k, sh := classify(DefaultRules, &c.f)

@@ -81,6 +81,12 @@ var victimView = []string{"dst_like_initiators_10s", "dst_svc_initiators_10s", "
 	"dst_like_conns_10s", "dst_like_unanswered_10s", "dst_like_unanswered_share_10s", "dst_syn_only_share_10s",
 	"dst_like_pkts_in_s_10s", "dst_like_bytes_in_s_10s"}
 
+// fanIn are the victim-view features that count initiators: the evidence
+// of many-to-one that keys an incident by its target. (A scan's flows carry
+// victim-view counts too, of one initiator's many flows: those key by the
+// source-side rules below.)
+var fanIn = []string{"dst_like_initiators_10s", "dst_svc_initiators_10s", "dst_like_initiators_60s", "dst_like_prefixes_10s"}
+
 // sourceView are the source-side window features.
 var sourceView = []string{"src_unanswered_60s", "src_conns_60s", "src_new_services_60s", "src_dports_60s", "src_unanswered_ratio_60s", "tcp_syn_only"}
 
@@ -98,9 +104,9 @@ var DefaultRules = []Rule{
 	{Kind: "brute_force", Shape: Target, Proto: []uint8{TCP}, Top: []string{"auth_failures", "auth_attempts", "ssh_repeated_replies", "ssh_early_close"}},
 	{Kind: "udp_reflection", Shape: Target, Proto: []uint8{UDP}, Top: unsolicited},
 	{Kind: "udp_reflection", Shape: Target, Proto: []uint8{UDP}, SrcPorts: ReflectionPorts, Unanswered: true},
-	{Kind: TCPProbe, Shape: Target, Proto: []uint8{TCP}, Top: victimView},
-	{Kind: UDPProbe, Shape: Target, Proto: []uint8{UDP}, Top: victimView},
-	{Kind: ICMPProbe, Shape: Target, Proto: []uint8{ICMP, ICMPv6}, Top: append(slices.Clip(victimView), unsolicited...)},
+	{Kind: TCPProbe, Shape: Target, Proto: []uint8{TCP}, Top: fanIn},
+	{Kind: UDPProbe, Shape: Target, Proto: []uint8{UDP}, Top: fanIn},
+	{Kind: ICMPProbe, Shape: Target, Proto: []uint8{ICMP, ICMPv6}, Top: append(slices.Clip(fanIn), unsolicited...)},
 	{Kind: TCPProbe, Shape: Pair, Proto: []uint8{TCP}, Top: sourceView},
 	{Kind: UDPProbe, Shape: Pair, Proto: []uint8{UDP}, Top: sourceView},
 }
@@ -145,8 +151,10 @@ func classify(rules []Rule, f *Flow) (string, Shape) {
 }
 
 // unansweredEvidence are the features that say a flow or its host's
-// attempts went unanswered.
-var unansweredEvidence = []string{"tcp_syn_only", "src_unanswered_60s", "src_unanswered_ratio_60s", "dst_like_unanswered_share_10s", "dst_like_unanswered_10s", "dst_syn_only_share_10s"}
+// attempts went unanswered. The victim-view features are among them: the
+// extractor attaches them to a TCP flow only when its handshake never
+// completed (features/victim.go, likeKind).
+var unansweredEvidence = append([]string{"tcp_syn_only", "src_unanswered_60s", "src_unanswered_ratio_60s"}, victimView...)
 
 // Counts are what Settle reads of an incident.
 type Counts struct {
