@@ -74,6 +74,15 @@ type Input struct {
 	Version     string
 	// Unmatched, when Count > 0, is reported as a warning.
 	Unmatched Unmatched
+	// Incidents, when non-nil, are the incidents detect's default alert
+	// mode raises over the same alerts; LinesWritten is what that mode
+	// writes (incident events and sample flow alerts), FlowAlerts the flow
+	// alerts, CaptureSeconds the capture's span. They make the report's
+	// "incidents".
+	Incidents      []Incident
+	LinesWritten   uint64
+	FlowAlerts     uint64
+	CaptureSeconds float64
 }
 
 // AlertRule is how a score and a threshold make an alert, as report.json
@@ -92,6 +101,7 @@ type Report struct {
 	Unmatched  *Unmatched              `json:"unmatched_labels,omitempty"`
 	ModelOrder []string                `json:"model_order"`
 	Models     map[string]*ModelReport `json:"models"`
+	Incidents  *IncidentReport         `json:"incidents,omitempty"`
 
 	curves map[string]*ranking // for plots; not in JSON
 }
@@ -238,6 +248,7 @@ func Evaluate(in Input) (*Report, error) {
 		u := in.Unmatched
 		r.Unmatched = &u
 	}
+	r.Incidents = incidentReport(&in, r.Counts.PerLabel)
 
 	xs := make([]scored, len(in.Samples))
 	tmp := make([]scored, len(in.Samples))

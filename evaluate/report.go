@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,6 +104,13 @@ func writeAtomic(path string, data []byte) (err error) {
 }
 
 // fmtNum formats v with prec decimals, or "n/a" for an undefined metric.
+func addrOr(a netip.Addr) string {
+	if !a.IsValid() {
+		return "*"
+	}
+	return a.String()
+}
+
 func fmtNum(v *float64, prec int) string {
 	if v == nil {
 		return "n/a"
@@ -191,6 +200,37 @@ func (r *Report) Markdown() []byte {
 					fmtNum(ls.ROCAUC, 4), fmtNum(ls.FirstDetectionDelay, 3))
 			}
 			p("\nmacro ROC-AUC: %s\n\n", fmtNum(m.MacroROCAUC, 4))
+		}
+	}
+
+	if ir := r.Incidents; ir != nil {
+		p("## Incidents\n\n")
+		p("detect's default alert mode groups the same alerts into %d incidents (%d more merged into them)", ir.Total, ir.Merged)
+		kinds := slices.Sorted(maps.Keys(ir.ByKind))
+		parts := make([]string, len(kinds))
+		for i, k := range kinds {
+			parts[i] = fmt.Sprintf("%s %d", mdEscape(k), ir.ByKind[k])
+		}
+		if len(parts) > 0 {
+			p(": %s", strings.Join(parts, ", "))
+		}
+		p(". Benign incidents (all of their flows benign): **%d**, %s per hour of capture (%.1f s). ", ir.Benign, fmtNum(ir.BenignPerHour, 3), ir.CaptureSeconds)
+		p("Lines written: %d (incident events and sample flow alerts) for %d flow alerts (%s per flow alert).\n\n", ir.LinesWritten, ir.FlowAlerts, fmtNum(ir.LinesPerFlowAlert, 4))
+		if len(ir.PerLabel) > 0 {
+			p("| label | incidents | first-start delay (s) | flows in no incident | incidents (kind key src → dest: flows) |\n|---|---:|---:|---:|---|\n")
+			for _, l := range slices.Sorted(maps.Keys(ir.PerLabel)) {
+				li := ir.PerLabel[l]
+				var cov []string
+				for i, c := range li.Covering {
+					if i == 4 {
+						cov = append(cov, fmt.Sprintf("… %d more", len(li.Covering)-4))
+						break
+					}
+					cov = append(cov, fmt.Sprintf("%s %s %s → %s: %d", mdEscape(c.Kind), c.Key, addrOr(c.Src), addrOr(c.Dest), c.Flows))
+				}
+				p("| %s | %d | %s | %d | %s |\n", mdEscape(l), li.Incidents, fmtNum(li.FirstStartDelay, 3), li.UncoveredFlows, strings.Join(cov, "; "))
+			}
+			p("\n")
 		}
 	}
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/datasets"
 	"github.com/vigil-nids/vigil/detect"
+	"github.com/vigil-nids/vigil/detect/incident"
 	"github.com/vigil-nids/vigil/evaluate"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/features/afterimage"
@@ -30,7 +32,8 @@ type flowScores struct {
 	id     features.FlowID
 	max    []float64
 	first  []int64
-	attack bool // its label is not benign (set once labeled)
+	attack bool   // its label is not benign (set once labeled)
+	label  string // set once labeled
 	// observed: a record of this flow was scored (not only named as a
 	// related flow of another record's alert).
 	observed bool
@@ -185,13 +188,29 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				f.id.End = ob.ID.End
 			}
 		}
+		// The incidents detect's default mode raises over these alerts
+		// (flow models): the events, and the incidents each flow record's
+		// alerts were counted into.
+		mem := &detect.Memory{}
+		members := map[memberKey][]string{}
+		incidentOf := func(a *detect.Alert, id string) {
+			k := memberKey{a.FlowID, int64(a.Flow.Start), a.Flow.Seq}
+			if ms := members[k]; !slices.Contains(ms, id) {
+				members[k] = append(ms, id)
+			}
+		}
+		mode := detect.AlertsIncident
+		if packets {
+			mode, incidentOf = detect.AlertsFlow, nil
+		}
 		var prog *cli.Progress
 		if !o.Quiet {
 			prog = cli.StartProgress(e.Stderr, "scoring", src.Stats().TotalBytes, func() int64 { return src.Stats().BytesRead })
 		}
-		_, err = detect.New(detect.FromBundle(b), detect.Config{
+		sum, err := detect.New(detect.FromBundle(b), detect.Config{
 			Extractor: xcfg, ScoreInterval: interval, Block: true, Observe: observe, NewExtractor: newExt,
-		}).Run(context.Background(), src)
+			AlertMode: mode, IncidentOf: incidentOf,
+		}).Run(context.Background(), src, mem)
 		if prog != nil {
 			prog.Stop()
 		}
@@ -217,6 +236,7 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 				label = evaluate.Benign
 			}
 			f.attack = label != evaluate.Benign
+			f.label = label
 			if earliest == 0 || f.id.Start < earliest {
 				earliest = f.id.Start
 			}
@@ -229,6 +249,12 @@ func scoreCaptures(o Options, b *bundle.Bundle, e *Env) (*evaluate.Input, error)
 			if s, ok := in.LabelStarts[g.label]; !ok || earliest < s {
 				in.LabelStarts[g.label] = earliest
 			}
+		}
+		if !packets {
+			addIncidents(in, mem.Events(), flows, members)
+			in.LinesWritten += uint64(len(mem.Events())) + sum.AlertsWritten
+			in.FlowAlerts += sum.Alerts
+			in.CaptureSeconds += float64(sum.CaptureEnd-sum.CaptureStart) / 1e9
 		}
 		allPks = append(allPks, pks...)
 		fps, err := bundle.FingerprintAll(src.Paths())
@@ -305,4 +331,59 @@ func lessID(a, b *features.FlowID) bool {
 		return a.Dport < b.Dport
 	}
 	return a.Proto < b.Proto
+}
+
+// memberKey identifies a flow record's alerts: the alert's flow_id, its
+// flow's start and Seq.
+type memberKey struct {
+	flowID uint64
+	start  int64
+	seq    uint32
+}
+
+// addIncidents turns one run's incident events into evaluate's incidents,
+// with the labeled flows counted into each.
+func addIncidents(in *evaluate.Input, events []*incident.Event, flows map[flowRef]*flowScores, members map[memberKey][]string) {
+	if in.Incidents == nil {
+		in.Incidents = []evaluate.Incident{}
+	}
+	at := map[string]int{}
+	for _, ev := range events {
+		b := &ev.Incident
+		i, ok := at[b.ID]
+		if !ok {
+			i = len(in.Incidents)
+			at[b.ID] = i
+			in.Incidents = append(in.Incidents, evaluate.Incident{ID: b.ID, Start: int64(ev.Timestamp), Flows: map[string]int{}, FirstAlert: map[string]int64{}})
+		}
+		x := &in.Incidents[i]
+		x.Kind, x.Key, x.MergedInto = b.Kind, b.Key, b.MergedInto
+		x.Src, x.Dest = ev.SrcIP, ev.DestIP
+		if !x.Src.IsValid() && len(b.Src.Top) > 0 {
+			x.Src = b.Src.Top[0].IP
+		}
+		if !x.Dest.IsValid() && len(b.Dest.Top) > 0 {
+			x.Dest = b.Dest.Top[0].IP
+		}
+	}
+	ens := slices.Index(in.Models, "ensemble")
+	for ref, f := range flows {
+		if !f.observed {
+			continue
+		}
+		var first int64
+		if ens >= 0 {
+			first = f.first[ens]
+		}
+		k := memberKey{features.FlowKeyHash(&ref.id) & (1<<53 - 1), ref.id.Start, ref.seq}
+		for _, id := range members[k] {
+			if i, ok := at[id]; ok {
+				x := &in.Incidents[i]
+				x.Flows[f.label]++
+				if t, ok := x.FirstAlert[f.label]; first != 0 && (!ok || first < t) {
+					x.FirstAlert[f.label] = first
+				}
+			}
+		}
+	}
 }
