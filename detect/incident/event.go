@@ -90,6 +90,9 @@ type Time int64
 
 const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
 
+// Time returns t as a time.Time in UTC.
+func (t Time) Time() time.Time { return time.Unix(0, int64(t)).UTC() }
+
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, len(rfc3339Micro)+2)

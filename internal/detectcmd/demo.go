@@ -3,6 +3,7 @@ package detectcmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/datasets"
 	"github.com/vigil-nids/vigil/detect"
+	"github.com/vigil-nids/vigil/detect/incident"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
 	"github.com/vigil-nids/vigil/models/kmeans"
@@ -112,10 +114,13 @@ func Demo(e *Env) error {
 	mem := &detect.Memory{}
 	sum, err := detect.New(detect.FromBundle(b), detect.Config{
 		Extractor: xcfg, ScoreInterval: xcfg.SnapshotInterval, Block: true, Observe: observe,
+		AlertMode: detect.AlertsBoth,
 	}).Run(context.Background(), src, mem)
 	if err != nil {
 		return err
 	}
+
+	writeIncidents(w, mem.Events())
 
 	// Top alerts: the highest score per flow.
 	alerts := mem.Alerts()
@@ -233,4 +238,46 @@ func protoNumber(name string) uint8 {
 		return 0
 	}
 	return uint8(p)
+}
+
+// writeIncidents prints one line per incident (merged ones are in their
+// successor): kind, the host it is about, flows, peak, why.
+func writeIncidents(w io.Writer, events []*incident.Event) {
+	var ends []*incident.Event
+	for _, ev := range events {
+		if ev.Incident.State == "end" && ev.Incident.Reason != "merged" {
+			ends = append(ends, ev)
+		}
+	}
+	sort.SliceStable(ends, func(i, j int) bool { return ends[i].Incident.FirstSeen < ends[j].Incident.FirstSeen })
+	fmt.Fprintf(w, "%d incidents (what detect --alert-mode incident writes, with %d flow alerts each as samples; docs/alerts.md#incidents):\n", len(ends), incident.DefaultSamples)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "start\tkind\tabout\tflows\tpeak pkts/s\twhy (features its alerts named most)")
+	for _, ev := range ends {
+		b := ev.Incident
+		about := ""
+		switch b.Key {
+		case "target":
+			about = fmt.Sprintf("target %s (%d sources)", ev.DestIP, b.Src.Count)
+		case "source":
+			about = fmt.Sprintf("source %s (%d targets)", ev.SrcIP, b.Dest.Count)
+		default:
+			about = fmt.Sprintf("%s -> %s", ev.SrcIP, ev.DestIP)
+		}
+		if b.DestPorts.Count == 1 {
+			about += fmt.Sprintf(" port %d", b.DestPorts.Top[0].Port)
+		} else if b.DestPorts.Count > 1 {
+			about += fmt.Sprintf(" %d ports", b.DestPorts.Count)
+		}
+		var why []string
+		for i, f := range b.TopFeatures {
+			if i == 3 {
+				break
+			}
+			why = append(why, f.Name)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", b.FirstSeen.Time().Format("15:04:05.000"), b.Kind, about, b.Flows, b.PeakPPS, strings.Join(why, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }
