@@ -139,7 +139,7 @@ YAML file given with --config; flag > environment > file > default.`,
 	f.Int("queue", 1024, "records queued per scoring worker before vectors are dropped (live) or the reader waits (replay)")
 	f.Int("top-features", 5, "features named in each alert")
 	f.Bool("show-usernames", false, "name the user of a login (FTP, POP3, IMAP, HTTP Basic) in its flow's alerts; passwords never appear")
-	f.String("alert-mode", string(detect.AlertsFlow), "what --alerts gets: flow (every flow alert), incident (incident events and the first --samples flow alerts of each), both")
+	f.String("alert-mode", string(detect.AlertsIncident), "what --alerts gets: flow (every flow alert), incident (incident events and the first --samples flow alerts of each), both")
 	f.Int("samples", incident.DefaultSamples, "flow alerts written per incident in --alert-mode incident")
 	f.Duration("incident-update", incident.DefaultUpdate, "least capture time between two update events of a growing incident")
 	f.Duration("incident-idle", incident.DefaultIdle, "capture time without alerts that ends an incident")

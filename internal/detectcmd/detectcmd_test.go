@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +27,7 @@ import (
 	"github.com/vigil-nids/vigil/capture"
 	"github.com/vigil-nids/vigil/datasets"
 	"github.com/vigil-nids/vigil/detect"
+	"github.com/vigil-nids/vigil/detect/incident"
 	"github.com/vigil-nids/vigil/features"
 	"github.com/vigil-nids/vigil/internal/cli"
 	"github.com/vigil-nids/vigil/internal/traincmd"
@@ -58,8 +61,18 @@ func runDetect(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	e := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }, Dir: repo}
-	code := cli.Run(New(e), args, &stderr)
+	code := cli.Run(New(e), flowMode(args), &stderr)
 	return result{code, stdout.String(), stderr.String()}
+}
+
+// flowMode adds --alert-mode flow to a detect run's args that name a
+// model and no mode: these tests read every flow alert
+// (TestDefaultAlertMode runs the default).
+func flowMode(args []string) []string {
+	if !slices.Contains(args, "--model") || slices.Contains(args, "--alert-mode") {
+		return args
+	}
+	return append([]string{"--alert-mode", "flow"}, args...)
 }
 
 // trainModel trains a bundle on the sample baseline with the real train
@@ -929,5 +942,60 @@ func TestShowUsernames(t *testing.T) {
 		if show && named == 0 {
 			t.Error("--show-usernames: no FTP alert names the user")
 		}
+	}
+}
+
+// TestDefaultAlertMode: detect's default writes incident events and a few
+// sample flow alerts per incident; every line parses, every incident that
+// starts ends, and the summary counts what was suppressed.
+func TestDefaultAlertMode(t *testing.T) {
+	dir := t.TempDir()
+	model := trainModel(t, dir)
+	alerts, sumPath := filepath.Join(dir, "a.json"), filepath.Join(dir, "s.json")
+	var stderr bytes.Buffer
+	e := &Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }, Dir: repo}
+	if code := cli.Run(New(e), []string{"--model", model, "--pcap", mixed, "--alerts", alerts, "--summary", sumPath, "-q"}, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	data, err := os.ReadFile(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := map[string]bool{}
+	var flowLines, events int
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		ev, err := incident.ParseEvent(line)
+		if errors.Is(err, incident.ErrNotIncident) {
+			flowLines++
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		events++
+		switch ev.Incident.State {
+		case "start":
+			open[ev.Incident.ID] = true
+		case "end":
+			if !open[ev.Incident.ID] {
+				t.Errorf("incident %s ended without a start", ev.Incident.ID)
+			}
+			delete(open, ev.Incident.ID)
+		}
+	}
+	if len(open) != 0 || events == 0 {
+		t.Fatalf("%d events, %d incidents never ended", events, len(open))
+	}
+	var sum detect.Summary
+	b, _ := os.ReadFile(sumPath)
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.AlertMode != "incident" || sum.AlertsWritten != uint64(flowLines) || sum.AlertsWritten+sum.AlertsSuppressed != sum.Alerts ||
+		sum.Incidents == nil || sum.Incidents.Events != uint64(events) {
+		t.Fatalf("summary %+v %+v: %d flow lines, %d events", sum, sum.Incidents, flowLines, events)
+	}
+	if uint64(flowLines+events) > sum.Alerts/100 {
+		t.Errorf("%d lines for %d flow alerts: more than 1%%", flowLines+events, sum.Alerts)
 	}
 }

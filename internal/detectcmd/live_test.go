@@ -218,7 +218,7 @@ func runLive(t *testing.T, model string, b *bundle.Bundle, frames, pass []frame,
 			stop := context.AfterFunc(term, cancel)
 			return ctx, func() { stop(); cancel() }
 		}}
-	args := append([]string{"--model", model, "--iface", "va", "--alerts", alerts, "--summary", sum}, extra...)
+	args := flowMode(append([]string{"--model", model, "--iface", "va", "--alerts", alerts, "--summary", sum}, extra...))
 	start := time.Now()
 	var code int
 	detectDone := inNetns(ns, func() error {

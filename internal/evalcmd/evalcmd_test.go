@@ -889,7 +889,7 @@ func detectAlerts(t *testing.T, dir string, args ...string) []detect.Alert {
 	path := filepath.Join(dir, "alerts.json")
 	var stdout, stderr bytes.Buffer
 	de := &detectcmd.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Dir: repo}
-	if code := cli.Run(detectcmd.New(de), append(args, "--alerts", path, "-q"), &stderr); code != 0 {
+	if code := cli.Run(detectcmd.New(de), append(args, "--alerts", path, "-q", "--alert-mode", "flow"), &stderr); code != 0 {
 		t.Fatalf("detect: exit %d: %s", code, stderr.String())
 	}
 	fh, err := os.Open(path)
