@@ -138,6 +138,7 @@ func TestKinds(t *testing.T) {
 		{"victim view", Flow{Proto: TCP, Dport: 80, Top: []string{"dst_syn_only_share_10s", "dst_svc_initiators_10s"}}, TCPProbe, Target},
 		{"a scan's victim-side counts", Flow{Proto: TCP, Dport: 81, Top: []string{"dst_like_conns_10s", "src_dports_60s"}}, TCPProbe, Pair},
 		{"icmp victim view", Flow{Proto: ICMP, Top: []string{"dst_like_initiators_10s"}}, ICMPProbe, Target},
+		{"icmp errors nobody asked for", Flow{Proto: ICMP, Top: []string{"unsolicited_response"}}, Anomaly, Source},
 		{"timing only", Flow{Proto: ICMP, Top: []string{"flow_iat_min", "active_max"}}, Anomaly, Pair},
 	} {
 		k, sh := classify(DefaultRules, &c.f)

@@ -106,7 +106,11 @@ var DefaultRules = []Rule{
 	{Kind: "udp_reflection", Shape: Target, Proto: []uint8{UDP}, SrcPorts: ReflectionPorts, Unanswered: true},
 	{Kind: TCPProbe, Shape: Target, Proto: []uint8{TCP}, Top: fanIn},
 	{Kind: UDPProbe, Shape: Target, Proto: []uint8{UDP}, Top: fanIn},
-	{Kind: ICMPProbe, Shape: Target, Proto: []uint8{ICMP, ICMPv6}, Top: append(slices.Clip(fanIn), unsolicited...)},
+	// ICMP errors and echo replies nobody asked for are sent by the host
+	// the attack is about (a reflection's victim answering the reflectors
+	// with port-unreachable): one incident keyed by that source.
+	{Kind: Anomaly, Shape: Source, Proto: []uint8{ICMP, ICMPv6}, Top: unsolicited},
+	{Kind: ICMPProbe, Shape: Target, Proto: []uint8{ICMP, ICMPv6}, Top: fanIn},
 	{Kind: TCPProbe, Shape: Pair, Proto: []uint8{TCP}, Top: sourceView},
 	{Kind: UDPProbe, Shape: Pair, Proto: []uint8{UDP}, Top: sourceView},
 }
