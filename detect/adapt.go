@@ -104,6 +104,7 @@ func (f featuresExtractor) Stats() FlowStats {
 			"tcp": s.TCP.Packets, "udp": s.UDP.Packets, "icmp": s.ICMP.Packets, "icmpv6": s.ICMPv6.Packets,
 			"other_ip": s.OtherIP.Packets,
 		},
+		Apps: s.AppCounts(),
 	}
 }
 

@@ -61,11 +61,13 @@ func TestEndToEndLab(t *testing.T) {
 
 	// Count final records by side, independently of the pipeline.
 	var attackFlows, benignFlows int
-	cfg := Config{Workers: 2, Block: true, Extractor: ecfg, Clock: WallClock{}}
+	var recPkts uint64
+	cfg := Config{Workers: 2, Block: true, Extractor: ecfg, Clock: WallClock{}, Metrics: NewMetrics()}
 	base := cfg.defaultExtractor()
 	cfg.NewExtractor = func(emit func(*features.Record)) Extractor {
 		return base(func(r *features.Record) {
 			if r.Final {
+				recPkts += r.FwdPackets + r.BwdPackets
 				if r.Src == attacker || r.Dst == attacker {
 					attackFlows++
 				} else {
@@ -89,6 +91,36 @@ func TestEndToEndLab(t *testing.T) {
 	n := countPackets(t, labMixed)
 	if sum.Packets != n || sum.Dropped.Internal != 0 || sum.Flows != uint64(attackFlows+benignFlows) {
 		t.Fatalf("summary %+v; file has %d packets", sum, n)
+	}
+
+	// Applications: every final record's packets in exactly one, the
+	// flood (to port 80) as http, the same counts on /metrics.
+	var appPkts uint64
+	for _, c := range sum.Applications {
+		appPkts += c.Packets
+	}
+	if appPkts != recPkts || sum.Applications["http"].Flows < 20000 {
+		t.Errorf("applications %v: %d packets, final records %d", sum.Applications, appPkts, recPkts)
+	}
+	mfs, err := cfg.Metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scraped int
+	for _, mf := range mfs {
+		if mf.GetName() != "vigil_app_packets_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			app := m.GetLabel()[0].GetValue()
+			if got, want := m.GetCounter().GetValue(), float64(sum.Applications[app].Packets); got != want {
+				t.Errorf("vigil_app_packets_total{app=%q} = %v, summary %v", app, got, want)
+			}
+			scraped++
+		}
+	}
+	if scraped != len(sum.Applications) {
+		t.Errorf("/metrics has %d apps, the summary %d", scraped, len(sum.Applications))
 	}
 
 	attackAlerted := map[uint64]bool{}

@@ -6,11 +6,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-nids/vigil/features"
 )
 
 // Metrics are the pipeline's Prometheus metrics, in a registry of their
@@ -30,6 +33,7 @@ type Metrics struct {
 	incidentEvents          atomic.Uint64
 
 	incidents *prometheus.CounterVec
+	apps      appCollector
 
 	alerts  *prometheus.CounterVec
 	scored  prometheus.Counter
@@ -71,7 +75,7 @@ func NewMetrics() *Metrics {
 		cf("alerts_written_total", "Flow alerts written to the sinks.", &m.alertsWritten),
 		cf("alerts_suppressed_total", "Flow alerts counted into their incident and not written (incident alert mode).", &m.alertsSuppressed),
 		cf("incident_events_total", "Incident events written (start, update, end).", &m.incidentEvents),
-		m.alerts, m.incidents, m.scored, m.latency,
+		m.alerts, m.incidents, m.scored, m.latency, &m.apps,
 	)
 	for _, l := range []string{"ensemble", "iforest", "kmeans"} {
 		m.alerts.WithLabelValues(l)
@@ -116,6 +120,7 @@ func (m *Metrics) publish(pkts, bytes uint64, fs *FlowStats, kernelDrops, queueD
 		m.flowsMax.Store(int64(fs.MaxFlows))
 		m.flowsExpired.Store(fs.Expired)
 		m.flowsEvic.Store(fs.Evicted)
+		m.apps.store(fs.Apps)
 	}
 	m.kernelDrops.Store(kernelDrops)
 	m.queueDrops.Store(queueDrops)
@@ -164,4 +169,46 @@ func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+var (
+	appFlowsDesc = prometheus.NewDesc("vigil_app_flows_total",
+		"Final flow records by application protocol (payload where recognised, else service port).", []string{"app"}, nil)
+	appPacketsDesc = prometheus.NewDesc("vigil_app_packets_total",
+		"Packets of the final flow records by application protocol.", []string{"app"}, nil)
+	appBytesDesc = prometheus.NewDesc("vigil_app_bytes_total",
+		"IP-layer bytes of the final flow records by application protocol.", []string{"app"}, nil)
+)
+
+// appCollector exports the per-application counts the capture goroutine
+// last published; a scrape reads the snapshot, never the flow table.
+type appCollector struct {
+	mu   sync.Mutex
+	apps map[string]features.AppCount
+}
+
+func (c *appCollector) store(apps map[string]features.AppCount) {
+	if apps == nil {
+		return
+	}
+	c.mu.Lock()
+	c.apps = apps
+	c.mu.Unlock()
+}
+
+func (c *appCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- appFlowsDesc
+	ch <- appPacketsDesc
+	ch <- appBytesDesc
+}
+
+func (c *appCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	apps := c.apps
+	c.mu.Unlock()
+	for k, v := range apps {
+		ch <- prometheus.MustNewConstMetric(appFlowsDesc, prometheus.CounterValue, float64(v.Flows), k)
+		ch <- prometheus.MustNewConstMetric(appPacketsDesc, prometheus.CounterValue, float64(v.Packets), k)
+		ch <- prometheus.MustNewConstMetric(appBytesDesc, prometheus.CounterValue, float64(v.Bytes), k)
+	}
 }

@@ -76,6 +76,10 @@ type FlowStats struct {
 	// Protocols counts packets per protocol name ("tcp", "udp", ...).
 	// It may be nil.
 	Protocols map[string]uint64
+	// Apps counts final flow records, their packets and bytes per
+	// application protocol ("dns", "http", "other_tcp", ...; see
+	// features.AppProto). It may be nil.
+	Apps map[string]features.AppCount
 }
 
 // NewExtractorFunc builds an Extractor that passes its records to emit.

@@ -234,6 +234,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source, sinks ...Sink) (
 	if sum.Protocols == nil {
 		sum.Protocols = map[string]uint64{}
 	}
+	sum.Applications = fs.Apps
 	sum.Dropped.Kernel = r.kernDrop
 	sum.Dropped.Internal = r.drops.Load()
 	sum.ElapsedSeconds = elapsed.Seconds()

@@ -1,11 +1,14 @@
 package detect
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/vigil-nids/vigil/features"
 )
 
 // Summary describes one run. Its JSON form is what `detect --summary FILE`
@@ -30,6 +33,11 @@ type Summary struct {
 	// model's own threshold ("iforest", "kmeans"); "ensemble" counts all.
 	AlertsByModel map[string]uint64 `json:"alerts_by_model"`
 	Protocols     map[string]uint64 `json:"protocols"`
+	// Applications counts final flow records, their packets and bytes
+	// by application protocol (payload where the hints recognise it, else
+	// the service port; features.AppProto). Absent for the packet
+	// feature set, whose extractor keeps no flows.
+	Applications map[string]features.AppCount `json:"applications,omitempty"`
 	Dropped       Drops             `json:"dropped"`
 	// PcapPackets is the number of packets written to the anomaly pcap.
 	PcapPackets      uint64  `json:"pcap_packets,omitempty"`
@@ -105,7 +113,36 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		b.WriteByte('\n')
 	}
+	if len(s.Applications) > 0 {
+		b.WriteString("apps      flows/packets:")
+		writeApps(&b, s.Applications, 8)
+		b.WriteByte('\n')
+	}
 	fmt.Fprintf(&b, "elapsed   %.3f s, %.0f packets/s\n", s.ElapsedSeconds, s.PacketsPerSecond)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeApps writes the n application protocols with the most packets as
+// " name flows/packets", comma-separated, then how many more there are.
+func writeApps(b *strings.Builder, apps map[string]features.AppCount, n int) {
+	names := make([]string, 0, len(apps))
+	for k := range apps {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(x, y string) int {
+		if c := cmp.Compare(apps[y].Packets, apps[x].Packets); c != 0 {
+			return c
+		}
+		return strings.Compare(x, y)
+	})
+	for i, k := range names[:min(n, len(names))] {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(b, " %s %d/%d", k, apps[k].Flows, apps[k].Packets)
+	}
+	if len(names) > n {
+		fmt.Fprintf(b, " (+%d more)", len(names)-n)
+	}
 }

@@ -116,6 +116,12 @@ type Stats struct {
 	Evicted      uint64  `json:"evicted"`       // flows expired early because the table was full
 	ActiveFlows  int     `json:"active_flows"`
 	TableFill    float64 `json:"table_fill"` // ActiveFlows / MaxFlows
+
+	// Apps counts final flow records per application protocol (see
+	// AppProto), indexed by AppProto. Each record is classified on its
+	// own evidence; a flow split by the active timeout counts once in
+	// Flows (its first record), every record's packets and bytes count.
+	Apps [NumAppProtos]AppCount `json:"-"`
 }
 
 // MalformedByKind returns the non-zero decode error counts by name (e.g.
@@ -443,6 +449,12 @@ func (e *Extractor) emitFlow(f *flow, r EndReason, final bool) {
 	}
 	if final {
 		e.ctx.flowEnd(f)
+		c := &e.stats.Apps[classifyApp(&rec.FlowID, a)]
+		if f.seq == 0 {
+			c.Flows++
+		}
+		c.Packets += rec.FwdPackets + rec.BwdPackets
+		c.Bytes += rec.FwdBytes + rec.BwdBytes
 	}
 	v = e.ctx.appendContext(v, f, a)
 	v = e.ctx.appendVictim(v, f)
