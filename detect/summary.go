@@ -38,7 +38,7 @@ type Summary struct {
 	// the service port; features.AppProto). Absent for the packet
 	// feature set, whose extractor keeps no flows.
 	Applications map[string]features.AppCount `json:"applications,omitempty"`
-	Dropped       Drops             `json:"dropped"`
+	Dropped      Drops                        `json:"dropped"`
 	// PcapPackets is the number of packets written to the anomaly pcap.
 	PcapPackets      uint64  `json:"pcap_packets,omitempty"`
 	ElapsedSeconds   float64 `json:"elapsed_seconds"`
